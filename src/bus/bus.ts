@@ -1,0 +1,151 @@
+// The Bus contract: durable, idempotent publish and per-subscription deliveries with leases,
+// retries, per-key order and a dead-letter queue. SqliteBus and (later) NatsBus implement it.
+import type { AgentdEvent } from '../core/envelope.js';
+
+export interface PublishOptions {
+  /** Hold the deliveries back until this many ms from now (delayed delivery, debounce). */
+  delayMs?: number;
+}
+
+export interface PublishResult {
+  id: string;
+  source: string;
+  /** True when (source, id) was already stored: the event was dropped as a duplicate. */
+  duplicate: boolean;
+}
+
+export interface BackoffPolicy {
+  /** Delay before the 2nd attempt. */
+  initialMs: number;
+  /** Ceiling for any one delay. */
+  maxMs: number;
+  /** Growth per attempt. */
+  factor: number;
+}
+
+export interface SubscriptionOptions {
+  /** Type patterns this subscription receives (exact, `a.*`, `a.**`). */
+  types: readonly string[];
+  /** Attempts before a delivery is dead-lettered (including the first). */
+  maxAttempts: number;
+  backoff: BackoffPolicy;
+  /** How long a claimed delivery stays leased without an ack, nack or extend. */
+  leaseMs: number;
+  /**
+   * 'key' (default): deliveries sharing a partitionkey run one at a time in publish order, and a
+   * delayed retry holds its key. 'none': partition keys are ignored for this subscription.
+   */
+  ordering: 'key' | 'none';
+}
+
+export interface ErrorRecord {
+  attempt: number;
+  at: string;
+  error: string;
+}
+
+export interface AckOptions {
+  /** Events published in the same transaction as the ack (ctx.emit, internal run events). */
+  publish?: readonly AgentdEvent[];
+  /** 'skipped' records that a route filter declined the event. */
+  outcome?: 'completed' | 'skipped';
+}
+
+export interface NackOptions {
+  /** Retry after this delay instead of the subscription's backoff. */
+  delayMs?: number;
+  error?: string;
+  publish?: readonly AgentdEvent[];
+}
+
+export interface DeadLetterOptions {
+  publish?: readonly AgentdEvent[];
+}
+
+export interface Delivery {
+  readonly deliveryId: string;
+  readonly subscription: string;
+  readonly event: AgentdEvent;
+  /** 1 on the first attempt. */
+  readonly attempt: number;
+  readonly maxAttempts: number;
+  readonly errors: readonly ErrorRecord[];
+  ack(options?: AckOptions): Promise<void>;
+  /** Fails this attempt: retried with backoff, or dead-lettered when attempts are used up. */
+  nack(options?: NackOptions): Promise<'retry' | 'dead'>;
+  deadLetter(reason: string, options?: DeadLetterOptions): Promise<void>;
+  /** Renews the lease by the subscription's leaseMs (or the given ms). */
+  extend(ms?: number): Promise<void>;
+  /** Gives the delivery back without counting an attempt (graceful shutdown). */
+  release(): Promise<void>;
+  /** Step results memoized for this (subscription, event) by earlier attempts. */
+  loadSteps(): Promise<Map<string, unknown>>;
+  /**
+   * Durably memoizes a step's result (JSON). The first stored result wins; the stored value is
+   * returned, so racing attempts agree.
+   */
+  saveStep(name: string, value: unknown): Promise<unknown>;
+}
+
+export interface PullOptions {
+  max: number;
+  /** Wait up to this long for something to arrive; 0 returns at once. */
+  waitMs: number;
+  signal?: AbortSignal;
+}
+
+export interface Subscription {
+  readonly name: string;
+  pull(options: PullOptions): Promise<Delivery[]>;
+}
+
+export interface DeadLetter {
+  deliveryId: string;
+  subscription: string;
+  event: AgentdEvent;
+  attempts: number;
+  reason: string;
+  errors: ErrorRecord[];
+  deadAt: string;
+}
+
+export interface DeadLetterFilter {
+  subscription?: string;
+  type?: string;
+  limit?: number;
+}
+
+export interface DeadLetterQueue {
+  list(filter?: DeadLetterFilter): Promise<DeadLetter[]>;
+  show(deliveryId: string): Promise<DeadLetter | undefined>;
+  /**
+   * Delivers each again from attempt 1, behind anything already queued for its key. Memoized steps
+   * are kept (the run resumes) unless `fresh` is set.
+   */
+  replay(deliveryIds: readonly string[], options?: { fresh?: boolean }): Promise<number>;
+  purge(deliveryIds: readonly string[] | 'all'): Promise<number>;
+}
+
+export interface Bus {
+  publish(events: readonly AgentdEvent[], options?: PublishOptions): Promise<PublishResult[]>;
+  subscribe(name: string, options: SubscriptionOptions): Promise<Subscription>;
+  /** Stops fanning new events out to subscriptions not named here (routes removed from config). */
+  retainSubscriptions(names: readonly string[]): Promise<void>;
+  /** True when some active subscription would receive an event of this type. */
+  hasSubscribers(type: string): boolean;
+  readonly dlq: DeadLetterQueue;
+  close(): Promise<void>;
+}
+
+export const DEFAULT_SUBSCRIPTION: Omit<SubscriptionOptions, 'types'> = {
+  maxAttempts: 5,
+  backoff: { initialMs: 1_000, maxMs: 5 * 60_000, factor: 2 },
+  leaseMs: 30_000,
+  ordering: 'key',
+};
+
+/** Exponential backoff with equal jitter: half the delay is fixed, half random. */
+export function backoffDelay(policy: BackoffPolicy, attempt: number): number {
+  const exp = Math.min(policy.maxMs, policy.initialMs * policy.factor ** Math.max(0, attempt - 1));
+  return Math.round(exp / 2 + Math.random() * (exp / 2));
+}

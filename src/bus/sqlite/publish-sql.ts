@@ -1,0 +1,53 @@
+// Publish: store each event once and fan it out into one delivery per matching active subscription,
+// all inside the caller's transaction, so an acknowledged publish is a complete one.
+import type Database from 'better-sqlite3';
+import type { AgentdEvent } from '../../core/envelope.js';
+import type { PublishResult } from '../bus.js';
+import type { KeyOrder } from './key-order-sql.js';
+
+export interface FanoutTarget {
+  name: string;
+  matches: (type: string) => boolean;
+  ordering: 'key' | 'none';
+}
+
+export interface Publisher {
+  publish(
+    events: readonly AgentdEvent[],
+    targets: readonly FanoutTarget[],
+    availableAt: number,
+    now: number,
+  ): PublishResult[];
+}
+
+export function publishStatements(db: Database.Database, keys: KeyOrder): Publisher {
+  // Dedup invariant: (source, id) is unique; a conflicting insert changes nothing.
+  const insertEvent = db.prepare<[string, string, string, string | null, string, number, string]>(
+    `INSERT INTO events (source, id, type, partitionkey, correlationid, stored_at, envelope)
+     VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, id) DO NOTHING`,
+  );
+
+  return {
+    publish(events, targets, availableAt, now) {
+      return events.map((event) => {
+        const info = insertEvent.run(
+          event.source,
+          event.id,
+          event.type,
+          event.partitionkey ?? null,
+          event.correlationid,
+          now,
+          JSON.stringify(event),
+        );
+        if (info.changes === 0) return { id: event.id, source: event.source, duplicate: true };
+        const seq = Number(info.lastInsertRowid);
+        for (const target of targets) {
+          if (!target.matches(event.type)) continue;
+          const pkey = target.ordering === 'key' ? (event.partitionkey ?? null) : null;
+          keys.enqueue(target.name, seq, pkey, availableAt, now);
+        }
+        return { id: event.id, source: event.source, duplicate: false };
+      });
+    },
+  };
+}

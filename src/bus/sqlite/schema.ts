@@ -1,0 +1,117 @@
+// Opens the embedded store: one file in WAL mode, created or migrated on open.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+
+export type Durability = 'process' | 'power';
+
+export interface OpenOptions {
+  /** 'process' (default): survives kill -9 of agentd. 'power': also survives power loss (slower). */
+  durability?: Durability;
+  readonly?: boolean;
+}
+
+const SCHEMA_VERSION = 1;
+
+// Each table states the invariant it keeps; the statements that keep it live in the files beside.
+const SCHEMA = `
+-- Every event ever accepted, in publish order (seq). (source, id) is unique: a second publish of
+-- the same pair is a duplicate and is dropped.
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY,
+  source TEXT NOT NULL,
+  id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  partitionkey TEXT,
+  correlationid TEXT NOT NULL,
+  stored_at INTEGER NOT NULL,
+  envelope TEXT NOT NULL
+);
+CREATE UNIQUE INDEX IF NOT EXISTS events_source_id ON events(source, id);
+CREATE INDEX IF NOT EXISTS events_type ON events(type, seq);
+CREATE INDEX IF NOT EXISTS events_correlation ON events(correlationid, seq);
+
+-- One row per route. Only active subscriptions receive new deliveries.
+CREATE TABLE IF NOT EXISTS subscriptions (
+  name TEXT PRIMARY KEY,
+  types TEXT NOT NULL,
+  ordering TEXT NOT NULL,
+  active INTEGER NOT NULL DEFAULT 1,
+  updated_at INTEGER NOT NULL
+);
+
+-- One row per (subscription, event): its state machine is
+--   waiting -> ready -> leased -> acked | skipped | dead (-> replayed)
+--                ^--------'  (nack, lease expiry)
+-- 'waiting' rows sit behind the head of their partition key.
+CREATE TABLE IF NOT EXISTS deliveries (
+  id INTEGER PRIMARY KEY,
+  sub TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  pkey TEXT,
+  state TEXT NOT NULL,
+  available_at INTEGER NOT NULL,
+  attempt INTEGER NOT NULL DEFAULT 0,
+  lease_until INTEGER,
+  errors TEXT,
+  reason TEXT,
+  created_at INTEGER NOT NULL,
+  started_at INTEGER,
+  finished_at INTEGER
+);
+CREATE INDEX IF NOT EXISTS deliveries_ready ON deliveries(sub, available_at, id) WHERE state = 'ready';
+CREATE INDEX IF NOT EXISTS deliveries_leased ON deliveries(lease_until) WHERE state = 'leased';
+CREATE INDEX IF NOT EXISTS deliveries_waiting ON deliveries(sub, pkey, id) WHERE state = 'waiting';
+CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries(sub, id) WHERE state = 'dead';
+CREATE INDEX IF NOT EXISTS deliveries_seq ON deliveries(seq);
+CREATE INDEX IF NOT EXISTS deliveries_finished ON deliveries(finished_at)
+  WHERE state IN ('acked', 'skipped', 'replayed');
+
+-- A row exists exactly while a (subscription, key) has an unfinished delivery; head is the oldest
+-- one, the only one of its key that may be ready or leased.
+CREATE TABLE IF NOT EXISTS key_heads (
+  sub TEXT NOT NULL,
+  pkey TEXT NOT NULL,
+  head INTEGER NOT NULL,
+  PRIMARY KEY (sub, pkey)
+) WITHOUT ROWID;
+
+-- Memoized step results per (subscription, event): a redelivery resumes after the last one.
+CREATE TABLE IF NOT EXISTS steps (
+  sub TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  value TEXT NOT NULL,
+  at INTEGER NOT NULL,
+  PRIMARY KEY (sub, seq, name)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS steps_seq ON steps(seq);
+
+-- Small durable facts (daemon heartbeat, sweep marks).
+CREATE TABLE IF NOT EXISTS meta (
+  key TEXT PRIMARY KEY,
+  value TEXT NOT NULL
+) WITHOUT ROWID;
+`;
+
+export function openDatabase(path: string, options: OpenOptions = {}): Database.Database {
+  if (path !== ':memory:' && !options.readonly) mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path, { readonly: options.readonly ?? false, timeout: 10_000 });
+  if (!options.readonly) {
+    db.pragma('journal_mode = WAL');
+    db.pragma(`synchronous = ${options.durability === 'power' ? 'FULL' : 'NORMAL'}`);
+    db.pragma('foreign_keys = OFF');
+    db.pragma('temp_store = MEMORY');
+    db.pragma('cache_size = -32000');
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) {
+      db.close();
+      throw new Error(
+        `${path} was written by a newer agentd (schema ${version}, this one knows ${SCHEMA_VERSION})`,
+      );
+    }
+    db.exec(SCHEMA);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  }
+  return db;
+}

@@ -1,0 +1,90 @@
+// Named errors that carry their own retry semantics, so the retry loop reads the error, not the message.
+
+export interface AgentdErrorOptions {
+  code?: string;
+  retryable?: boolean;
+  retryAfterMs?: number;
+  cause?: unknown;
+}
+
+export class AgentdError extends Error {
+  readonly code: string;
+  readonly retryable: boolean;
+  readonly retryAfterMs: number | undefined;
+
+  constructor(message: string, options: AgentdErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = options.code ?? 'AGENTD_ERROR';
+    this.retryable = options.retryable ?? true;
+    this.retryAfterMs = options.retryAfterMs;
+  }
+}
+
+/** Thrown by a handler to stop retrying: the delivery goes straight to the dead-letter queue. */
+export class NonRetryableError extends AgentdError {
+  constructor(message: string, options: { cause?: unknown } = {}) {
+    super(message, { ...options, code: 'NON_RETRYABLE', retryable: false });
+  }
+}
+
+/** Thrown by a handler to retry after a given delay instead of the route's backoff. */
+export class RetryAfterError extends AgentdError {
+  constructor(message: string, retryAfterMs: number, options: { cause?: unknown } = {}) {
+    super(message, { ...options, code: 'RETRY_AFTER', retryable: true, retryAfterMs });
+  }
+}
+
+/** Bad input from outside (an event, a config, a CLI argument): never retried, always explained. */
+export class ValidationError extends AgentdError {
+  readonly issues: readonly string[];
+
+  constructor(message: string, issues: readonly string[] = []) {
+    super(message, { code: 'VALIDATION', retryable: false });
+    this.issues = issues;
+  }
+}
+
+/** The handler ran past its route's timeoutMs; retried like any other failure. */
+export class HandlerTimeoutError extends AgentdError {
+  constructor(timeoutMs: number) {
+    super(`handler timed out after ${timeoutMs} ms`, { code: 'TIMEOUT', retryable: true });
+  }
+}
+
+/** An ack, nack or extend on a delivery whose lease has already passed to another attempt. */
+export class LeaseLostError extends AgentdError {
+  constructor(deliveryId: string) {
+    super(`delivery ${deliveryId} is no longer leased by this worker`, {
+      code: 'LEASE_LOST',
+      retryable: false,
+    });
+  }
+}
+
+export interface RetrySteering {
+  retryable: boolean;
+  retryAfterMs: number | undefined;
+}
+
+/**
+ * Reads retry semantics off any thrown value. Duck-typed on purpose: a config file may import agentd
+ * from a different copy of the package than the daemon runs, so `instanceof` would lie.
+ */
+export function retrySteering(error: unknown): RetrySteering {
+  if (typeof error === 'object' && error !== null) {
+    const e = error as { retryable?: unknown; retryAfterMs?: unknown };
+    return {
+      retryable: e.retryable !== false,
+      retryAfterMs:
+        typeof e.retryAfterMs === 'number' && e.retryAfterMs >= 0 ? e.retryAfterMs : undefined,
+    };
+  }
+  return { retryable: true, retryAfterMs: undefined };
+}
+
+/** One line that names what went wrong, for logs and error histories. */
+export function describeError(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return typeof error === 'string' ? error : (JSON.stringify(error) ?? String(error));
+}
