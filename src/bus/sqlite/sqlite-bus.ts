@@ -4,7 +4,7 @@
 import type Database from 'better-sqlite3';
 import type { AgentdEvent } from '../../core/envelope.js';
 import { newEventId } from '../../core/ids.js';
-import { compilePatterns } from '../../router/pattern.js';
+import { compilePatterns } from '../../core/type-pattern.js';
 import {
   backoffDelay,
   type Bus,

@@ -1,0 +1,259 @@
+// Read-side queries over the embedded store for the CLI (and later the admin API): events, runs,
+// per-route status. Nothing here writes.
+import type Database from 'better-sqlite3';
+import type { AgentdEvent } from '../../core/envelope.js';
+import type { ErrorRecord } from '../bus.js';
+
+export type RunStatus =
+  'queued' | 'retrying' | 'running' | 'completed' | 'skipped' | 'dead' | 'replayed';
+
+export const RUN_STATUSES: readonly RunStatus[] = [
+  'queued',
+  'retrying',
+  'running',
+  'completed',
+  'skipped',
+  'dead',
+  'replayed',
+];
+
+export interface StoredEvent {
+  seq: number;
+  storedAt: string;
+  event: AgentdEvent;
+  /** Delivery states per route, e.g. { 'demo.hello': 'completed' }. */
+  runs: Record<string, RunStatus>;
+}
+
+export interface RunRecord {
+  runId: string;
+  route: string;
+  status: RunStatus;
+  attempt: number;
+  eventId: string;
+  eventType: string;
+  partitionkey: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+  durationMs: number | null;
+  errors: ErrorRecord[];
+}
+
+export interface RouteStatus {
+  route: string;
+  active: boolean;
+  types: string[];
+  queued: number;
+  running: number;
+  retrying: number;
+  dead: number;
+  completed: number;
+  oldestQueuedAgeMs: number | null;
+}
+
+interface DeliveryRow {
+  id: number;
+  sub: string;
+  state: string;
+  attempt: number;
+  pkey: string | null;
+  errors: string | null;
+  created_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  type: string;
+  event_id: string;
+}
+
+export function runStatus(state: string, attempt: number): RunStatus {
+  switch (state) {
+    case 'waiting':
+      return 'queued';
+    case 'ready':
+      return attempt > 0 ? 'retrying' : 'queued';
+    case 'leased':
+      return 'running';
+    case 'acked':
+      return 'completed';
+    case 'skipped':
+    case 'dead':
+    case 'replayed':
+      return state;
+    default:
+      throw new Error(`unknown delivery state ${state}`);
+  }
+}
+
+const STATES_FOR: Record<RunStatus, string> = {
+  queued: `d.state IN ('waiting', 'ready') AND (d.state = 'waiting' OR d.attempt = 0)`,
+  retrying: `d.state = 'ready' AND d.attempt > 0`,
+  running: `d.state = 'leased'`,
+  completed: `d.state = 'acked'`,
+  skipped: `d.state = 'skipped'`,
+  dead: `d.state = 'dead'`,
+  replayed: `d.state = 'replayed'`,
+};
+
+interface EventRow {
+  seq: number;
+  stored_at: number;
+  type: string;
+  envelope: string;
+}
+
+export class SqliteInspector {
+  private readonly runsOf: Database.Statement<
+    [number],
+    { sub: string; state: string; attempt: number }
+  >;
+
+  constructor(private readonly db: Database.Database) {
+    this.runsOf = db.prepare(
+      `SELECT sub, state, attempt FROM deliveries WHERE seq = ? ORDER BY id`,
+    );
+  }
+
+  /** Newest first, or oldest first after `afterSeq` (for --follow), optionally of matching types. */
+  events(filter: {
+    afterSeq?: number;
+    uptoSeq?: number;
+    limit: number;
+    match?: (type: string) => boolean;
+  }): StoredEvent[] {
+    const rows =
+      filter.afterSeq === undefined
+        ? this.db
+            .prepare<[], EventRow>(
+              `SELECT seq, stored_at, type, envelope FROM events ORDER BY seq DESC`,
+            )
+            .iterate()
+        : this.db
+            .prepare<[number, number], EventRow>(
+              `SELECT seq, stored_at, type, envelope FROM events WHERE seq > ? AND seq <= ? ORDER BY seq`,
+            )
+            .iterate(filter.afterSeq, filter.uptoSeq ?? Number.MAX_SAFE_INTEGER);
+    const out: StoredEvent[] = [];
+    for (const row of rows) {
+      if (filter.match !== undefined && !filter.match(row.type)) continue;
+      out.push(this.storedEvent(row));
+      if (out.length >= filter.limit) break;
+    }
+    return out;
+  }
+
+  private storedEvent(row: EventRow): StoredEvent {
+    const runs: Record<string, RunStatus> = {};
+    for (const d of this.runsOf.all(row.seq)) runs[d.sub] = runStatus(d.state, d.attempt);
+    return {
+      seq: row.seq,
+      storedAt: new Date(row.stored_at).toISOString(),
+      event: JSON.parse(row.envelope) as AgentdEvent,
+      runs,
+    };
+  }
+
+  lastSeq(): number {
+    return (
+      this.db.prepare<[], { seq: number | null }>(`SELECT max(seq) AS seq FROM events`).get()
+        ?.seq ?? 0
+    );
+  }
+
+  runs(filter: {
+    route?: string;
+    status?: RunStatus;
+    eventId?: string;
+    limit: number;
+  }): RunRecord[] {
+    const where = ['1 = 1'];
+    const params: (string | number)[] = [];
+    if (filter.route !== undefined) {
+      where.push('d.sub = ?');
+      params.push(filter.route);
+    }
+    if (filter.status !== undefined) where.push(`(${STATES_FOR[filter.status]})`);
+    if (filter.eventId !== undefined) {
+      where.push('e.id = ?');
+      params.push(filter.eventId);
+    }
+    params.push(filter.limit);
+    const rows = this.db
+      .prepare<(string | number)[], DeliveryRow>(
+        `SELECT d.id, d.sub, d.state, d.attempt, d.pkey, d.errors, d.created_at, d.started_at,
+                d.finished_at, e.type, e.id AS event_id
+           FROM deliveries d JOIN events e ON e.seq = d.seq
+          WHERE ${where.join(' AND ')} ORDER BY d.id DESC LIMIT ?`,
+      )
+      .all(...params);
+    return rows.map(toRunRecord);
+  }
+
+  routes(): RouteStatus[] {
+    const subs = this.db
+      .prepare<[], { name: string; types: string; active: number }>(
+        `SELECT name, types, active FROM subscriptions ORDER BY name`,
+      )
+      .all();
+    const counts = this.db.prepare<
+      [string],
+      { state: string; retry: number; n: number; oldest: number | null }
+    >(
+      `SELECT state, attempt > 0 AS retry, count(*) AS n, min(CASE WHEN state IN ('ready', 'waiting') THEN available_at END) AS oldest
+         FROM deliveries WHERE sub = ? GROUP BY state, attempt > 0`,
+    );
+    const now = Date.now();
+    return subs.map((sub) => {
+      const status: RouteStatus = {
+        route: sub.name,
+        active: sub.active === 1,
+        types: JSON.parse(sub.types) as string[],
+        queued: 0,
+        running: 0,
+        retrying: 0,
+        dead: 0,
+        completed: 0,
+        oldestQueuedAgeMs: null,
+      };
+      for (const row of counts.all(sub.name)) {
+        const key = runStatus(row.state, row.retry);
+        if (
+          key === 'queued' ||
+          key === 'running' ||
+          key === 'retrying' ||
+          key === 'dead' ||
+          key === 'completed'
+        )
+          status[key] += row.n;
+        if (row.oldest !== null && row.oldest <= now) {
+          const age = now - row.oldest;
+          status.oldestQueuedAgeMs = Math.max(status.oldestQueuedAgeMs ?? 0, age);
+        }
+      }
+      return status;
+    });
+  }
+
+  totalEvents(): number {
+    return this.db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM events`).get()?.n ?? 0;
+  }
+}
+
+function toRunRecord(row: DeliveryRow): RunRecord {
+  const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+  return {
+    runId: String(row.id),
+    route: row.sub,
+    status: runStatus(row.state, row.attempt),
+    attempt: row.attempt,
+    eventId: row.event_id,
+    eventType: row.type,
+    partitionkey: row.pkey,
+    createdAt: new Date(row.created_at).toISOString(),
+    startedAt: iso(row.started_at),
+    finishedAt: iso(row.finished_at),
+    durationMs:
+      row.started_at !== null && row.finished_at !== null ? row.finished_at - row.started_at : null,
+    errors: row.errors === null ? [] : (JSON.parse(row.errors) as ErrorRecord[]),
+  };
+}

@@ -1,0 +1,89 @@
+// What every CLI command shares: the usage error (exit 2), locating the store, and output.
+import Table from 'cli-table3';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { SqliteBus } from '../bus/sqlite/sqlite-bus.js';
+import { loadConfig, resolveDataDir, type LoadedConfig } from '../config/load-config.js';
+
+/** Bad arguments or input: one line on stderr, exit code 2. */
+export class UsageError extends Error {}
+
+export interface StoreOptions {
+  config?: string;
+  dataDir?: string;
+}
+
+export interface CliStore {
+  loaded: LoadedConfig;
+  dataDir: string;
+  dbPath: string;
+}
+
+export async function locateStore(options: StoreOptions): Promise<CliStore> {
+  const loaded = await loadConfig(options.config);
+  const dataDir = resolveDataDir(loaded, options.dataDir);
+  return { loaded, dataDir, dbPath: join(dataDir, 'agentd.db') };
+}
+
+/** Opens the store for a command; `undefined` when none exists yet (a read on a fresh directory). */
+export function openExistingStore(store: CliStore): SqliteBus | undefined {
+  if (!existsSync(store.dbPath)) {
+    process.stderr.write(
+      `note: no store at ${store.dbPath} yet (agentd start or agentd emit creates it)\n`,
+    );
+    return undefined;
+  }
+  return new SqliteBus({ path: store.dbPath, retentionMs: 0 });
+}
+
+export function openStore(store: CliStore): SqliteBus {
+  return new SqliteBus({ path: store.dbPath, retentionMs: 0 });
+}
+
+export async function withStore<T>(
+  bus: SqliteBus | undefined,
+  fn: (bus: SqliteBus) => Promise<T> | T,
+): Promise<T | undefined> {
+  if (bus === undefined) return undefined;
+  try {
+    return await fn(bus);
+  } finally {
+    await bus.close();
+  }
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
+
+export function printTable(head: string[], rows: (string | number)[][], empty: string): void {
+  if (rows.length === 0) {
+    process.stdout.write(`${empty}\n`);
+    return;
+  }
+  const table = new Table({ head, style: { head: [], border: [] } });
+  table.push(...rows);
+  process.stdout.write(`${table.toString()}\n`);
+}
+
+export function parsePositiveInt(value: string, flag: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1)
+    throw new UsageError(`${flag} expects a positive whole number, got "${value}"`);
+  return Number(value);
+}
+
+export function shorten(text: string, max: number): string {
+  const line = text.replace(/\s+/g, ' ');
+  return line.length <= max ? line : `${line.slice(0, max - 1)}…`;
+}
+
+export function localTime(iso: string | null): string {
+  if (iso === null) return '';
+  const d = new Date(iso);
+  return d.toLocaleString('sv-SE', { hour12: false }).replace('T', ' ');
+}
+
+export function duration(ms: number | null): string {
+  if (ms === null) return '';
+  return ms < 1_000 ? `${ms} ms` : `${(ms / 1_000).toFixed(1)} s`;
+}

@@ -1,0 +1,34 @@
+// Internal events about runs: agentd.run.completed and agentd.run.failed, stored only when some
+// route listens, and never about runs that were themselves triggered by run events (no echo loops).
+import type { Bus, Delivery } from '../bus/bus.js';
+import { deriveEvent, type AgentdEvent } from '../core/envelope.js';
+
+export interface RunOutcome {
+  status: 'completed' | 'failed';
+  durationMs: number;
+  error?: string;
+  willRetry?: boolean;
+}
+
+export function runEvents(
+  bus: Bus,
+  delivery: Delivery,
+  route: string,
+  outcome: RunOutcome,
+  source: string,
+): AgentdEvent[] {
+  const type = `agentd.run.${outcome.status}`;
+  if (delivery.event.type.startsWith('agentd.run.') || !bus.hasSubscribers(type)) return [];
+  const data = {
+    route,
+    runId: delivery.deliveryId,
+    attempt: delivery.attempt,
+    eventId: delivery.event.id,
+    eventSource: delivery.event.source,
+    eventType: delivery.event.type,
+    durationMs: Math.round(outcome.durationMs),
+    ...(outcome.error === undefined ? {} : { error: outcome.error }),
+    ...(outcome.willRetry === undefined ? {} : { willRetry: outcome.willRetry }),
+  };
+  return [deriveEvent(delivery.event, { type, data, dataschema: `agentd:${type}/v1` }, source)];
+}
