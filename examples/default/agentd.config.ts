@@ -1,10 +1,18 @@
 // The config `npm start` runs: a small chain that shows events flowing through routes, a retry,
 // and a failure landing in the dead-letter queue. Its store lives in ./.agentd.
 import { defineConfig, NonRetryableError, on } from 'agentd';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 interface Hello {
   name?: string;
 }
+
+interface Order {
+  item?: unknown;
+}
+
+const CATALOG = join(import.meta.dirname, 'catalog.json');
 
 export default defineConfig({
   dataDir: '../../.agentd',
@@ -46,11 +54,18 @@ export default defineConfig({
       },
     }),
 
-    // Refuses input without a name: lands in the dead-letter queue at once (agentd dlq list).
-    on<Hello>('demo.strict', {
-      handler: (event, ctx) => {
-        if (event.data?.name === undefined) throw new NonRetryableError('data.name is required');
-        ctx.log.info({ name: event.data.name }, 'strict handler accepted');
+    // Refuses orders for items missing from catalog.json: such a run goes straight to the
+    // dead-letter queue. Add the item to the catalog, then `agentd dlq replay <id>` and it succeeds.
+    on<Order>('demo.order', {
+      handler: async (event, ctx) => {
+        const item = event.data?.item;
+        if (typeof item !== 'string') throw new NonRetryableError('data.item must be a string');
+        const catalog = JSON.parse(await readFile(CATALOG, 'utf8')) as Record<string, number>;
+        const price = catalog[item];
+        if (price === undefined) {
+          throw new NonRetryableError(`unknown item "${item}": add it to ${CATALOG}, then replay`);
+        }
+        ctx.log.info({ item, price }, `order accepted: ${item} at ${price}`);
       },
     }),
   ],

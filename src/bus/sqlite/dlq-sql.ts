@@ -38,8 +38,8 @@ export function dlqStatements(db: Database.Database, keys: KeyOrder): DlqStateme
     `SELECT ${columns} FROM deliveries d JOIN events e ON e.seq = d.seq
       WHERE d.id = ? AND d.state = 'dead'`,
   );
-  const markReplayed = db.prepare<[number, number]>(
-    `UPDATE deliveries SET state = 'replayed', finished_at = ? WHERE id = ? AND state = 'dead'`,
+  const markReplayed = db.prepare<[number]>(
+    `UPDATE deliveries SET state = 'replayed' WHERE id = ? AND state = 'dead'`,
   );
   const clearSteps = db.prepare<[string, number]>(`DELETE FROM steps WHERE sub = ? AND seq = ?`);
   // Steps go with the last delivery that could still use them.
@@ -66,7 +66,7 @@ export function dlqStatements(db: Database.Database, keys: KeyOrder): DlqStateme
     show: (id) => show.get(id),
     replay(id, now, fresh) {
       const row = show.get(id);
-      if (row === undefined || markReplayed.run(now, id).changes === 0) return false;
+      if (row === undefined || markReplayed.run(id).changes === 0) return false;
       if (fresh) clearSteps.run(row.sub, row.seq);
       keys.enqueue(row.sub, row.seq, row.pkey, now, now);
       return true;
