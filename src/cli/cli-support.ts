@@ -61,7 +61,7 @@ export function printTable(head: string[], rows: (string | number)[][], empty: s
     process.stdout.write(`${empty}\n`);
     return;
   }
-  const table = new Table({ head, style: { head: [], border: [] } });
+  const table = new Table({ head, style: { head: [], border: [], compact: true } });
   table.push(...rows);
   process.stdout.write(`${table.toString()}\n`);
 }
