@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteInspector } from '../../src/bus/sqlite/inspect-sql.js';
 import { SqliteBus } from '../../src/bus/sqlite/sqlite-bus.js';
-import { validateConfig } from '../../src/core/config.js';
+import { validateConfig, type AgentdConfig } from '../../src/core/config.js';
 import { toEvent, type AgentdEvent } from '../../src/core/envelope.js';
 import { NonRetryableError, RetryAfterError } from '../../src/core/errors.js';
-import { on, type RouteDefinition } from '../../src/core/route.js';
+import { on } from '../../src/core/route.js';
 import { createLogger } from '../../src/observe/log.js';
 import { createWorker, type Worker } from '../../src/runtime/worker.js';
 
@@ -26,12 +26,21 @@ interface Harness {
 
 const open: { dir: string; bus: SqliteBus; worker: Worker }[] = [];
 
-async function harness(routes: RouteDefinition<any>[], opts: { concurrency?: number; shutdownGraceMs?: number; maxDepth?: number; dir?: string } = {}): Promise<Harness> {
+async function harness(
+  routes: NonNullable<AgentdConfig['routes']>,
+  opts: { concurrency?: number; shutdownGraceMs?: number; maxDepth?: number; dir?: string } = {},
+): Promise<Harness> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'agentd-worker-'));
   const path = join(dir, 'agentd.db');
   const bus = new SqliteBus({ path, source: 'agentd://test' });
   const config = validateConfig({ routes }, 'test');
-  const worker = createWorker({ bus, routes: config.routes, log, source: 'agentd://test', ...opts });
+  const worker = createWorker({
+    bus,
+    routes: config.routes,
+    log,
+    source: 'agentd://test',
+    ...opts,
+  });
   await worker.start();
   open.push({ dir, bus, worker });
   return {
@@ -67,12 +76,20 @@ describe('worker', () => {
   it('runs a handler and publishes its emits with causation, correlation and depth', async () => {
     const seen: AgentdEvent[] = [];
     const h = await harness([
-      on('order.placed', { handler: (_e, ctx) => void ctx.emit({ type: 'order.confirm', data: { ok: true } }) }),
+      on('order.placed', {
+        handler: (_e, ctx) => void ctx.emit({ type: 'order.confirm', data: { ok: true } }),
+      }),
       on('order.confirm', { handler: (e) => void seen.push(e) }),
     ]);
     const root = await h.publish('order.placed');
     await waitFor(() => seen.length === 1);
-    expect(seen[0]).toMatchObject({ causationid: root.id, correlationid: root.id, depth: 1, data: { ok: true }, source: 'agentd://test' });
+    expect(seen[0]).toMatchObject({
+      causationid: root.id,
+      correlationid: root.id,
+      depth: 1,
+      data: { ok: true },
+      source: 'agentd://test',
+    });
     await waitFor(() => h.runs('order.placed')[0]?.status === 'completed');
   });
 
@@ -120,7 +137,14 @@ describe('worker', () => {
   });
 
   it('dead-letters a NonRetryableError after one attempt', async () => {
-    const h = await harness([on('bad.x', { retries: fast, handler: () => { throw new NonRetryableError('cannot ever work'); } })]);
+    const h = await harness([
+      on('bad.x', {
+        retries: fast,
+        handler: () => {
+          throw new NonRetryableError('cannot ever work');
+        },
+      }),
+    ]);
     await h.publish('bad.x');
     await waitFor(() => h.runs('bad.x')[0]?.status === 'dead');
     const [dead] = await h.bus.dlq.list();
@@ -145,11 +169,22 @@ describe('worker', () => {
   });
 
   it('dead-letters with every error after maxAttempts', async () => {
-    const h = await harness([on('boom.x', { retries: fast, handler: (_e, ctx) => { throw new Error(`boom ${ctx.run.attempt}`); } })]);
+    const h = await harness([
+      on('boom.x', {
+        retries: fast,
+        handler: (_e, ctx) => {
+          throw new Error(`boom ${ctx.run.attempt}`);
+        },
+      }),
+    ]);
     await h.publish('boom.x');
     await waitFor(() => h.runs('boom.x')[0]?.status === 'dead');
     const [dead] = await h.bus.dlq.list();
-    expect(dead?.errors.map((e) => e.error)).toEqual(['Error: boom 1', 'Error: boom 2', 'Error: boom 3']);
+    expect(dead?.errors.map((e) => e.error)).toEqual([
+      'Error: boom 1',
+      'Error: boom 2',
+      'Error: boom 3',
+    ]);
   });
 
   it('aborts a handler at its timeout and retries it', async () => {
@@ -185,15 +220,29 @@ describe('worker', () => {
     await h.publish('f.x', { data: 'no' });
     await h.publish('f.x', { data: 'yes' });
     await h.publish('f.x', { data: 'throw' });
-    await waitFor(() => h.runs('f.x').every((r) => ['skipped', 'completed', 'dead'].includes(r.status)) && h.runs('f.x').length === 3);
-    expect(h.runs('f.x').map((r) => r.status).sort()).toEqual(['completed', 'dead', 'skipped']);
+    await waitFor(
+      () =>
+        h.runs('f.x').every((r) => ['skipped', 'completed', 'dead'].includes(r.status)) &&
+        h.runs('f.x').length === 3,
+    );
+    expect(
+      h
+        .runs('f.x')
+        .map((r) => r.status)
+        .sort(),
+    ).toEqual(['completed', 'dead', 'skipped']);
     expect(ran).toBe(1);
   });
 
   it('publishes agentd.run.completed and agentd.run.failed to routes that listen', async () => {
     const seen: AgentdEvent[] = [];
     const h = await harness([
-      on('w.x', { retries: { ...fast, maxAttempts: 2 }, handler: (e) => { if (e.data === 'fail') throw new Error('nope'); } }),
+      on('w.x', {
+        retries: { ...fast, maxAttempts: 2 },
+        handler: (e) => {
+          if (e.data === 'fail') throw new Error('nope');
+        },
+      }),
       on('agentd.run.*', { handler: (e) => void seen.push(e) }),
     ]);
     const ok = await h.publish('w.x', { data: 'ok' });
@@ -202,26 +251,46 @@ describe('worker', () => {
     await sleep(100);
     expect(seen).toHaveLength(3);
     const completed = seen.find((e) => e.type === 'agentd.run.completed');
-    expect(completed).toMatchObject({ causationid: ok.id, data: { route: 'w.x', eventId: ok.id, attempt: 1 } });
-    const failed = seen.filter((e) => e.type === 'agentd.run.failed').map((e) => (e.data as { willRetry: boolean }).willRetry);
+    expect(completed).toMatchObject({
+      causationid: ok.id,
+      data: { route: 'w.x', eventId: ok.id, attempt: 1 },
+    });
+    const failed = seen
+      .filter((e) => e.type === 'agentd.run.failed')
+      .map((e) => (e.data as { willRetry: boolean }).willRetry);
     expect(failed.sort()).toEqual([false, true]);
   });
 
   it('refuses emits past maxDepth (loop guard) and dead-letters the run', async () => {
     let runs = 0;
-    const h = await harness([on('loop.x', { handler: (_e, ctx) => { runs++; ctx.emit({ type: 'loop.x' }); } })], { maxDepth: 3 });
+    const h = await harness(
+      [
+        on('loop.x', {
+          handler: (_e, ctx) => {
+            runs++;
+            ctx.emit({ type: 'loop.x' });
+          },
+        }),
+      ],
+      { maxDepth: 3 },
+    );
     await h.publish('loop.x');
     await waitFor(() => h.runs('loop.x').some((r) => r.status === 'dead'));
     expect(runs).toBe(4);
-    expect((await h.bus.dlq.list())[0]?.reason).toMatch(/loop guard: .*depth 4, above worker.maxDepth 3/);
+    expect((await h.bus.dlq.list())[0]?.reason).toMatch(
+      /loop guard: .*depth 4, above worker.maxDepth 3/,
+    );
   });
 
   it('keeps one route flowing while another is stuck', async () => {
     let fastRuns = 0;
-    const h = await harness([
-      on('both.x', { name: 'stuck', concurrency: 1, handler: () => sleep(3_000) }),
-      on('both.x', { name: 'quick', handler: () => void fastRuns++ }),
-    ], { shutdownGraceMs: 50 });
+    const h = await harness(
+      [
+        on('both.x', { name: 'stuck', concurrency: 1, handler: () => sleep(3_000) }),
+        on('both.x', { name: 'quick', handler: () => void fastRuns++ }),
+      ],
+      { shutdownGraceMs: 50 },
+    );
     for (let i = 0; i < 20; i++) await h.publish('both.x');
     await waitFor(() => fastRuns === 20, 2_000);
   });
@@ -243,7 +312,14 @@ describe('worker', () => {
       await h.publish('c.a');
       await h.publish('c.b');
     }
-    await waitFor(() => h.runs('c.a').concat(h.runs('c.b')).filter((r) => r.status === 'completed').length === 40, 10_000);
+    await waitFor(
+      () =>
+        h
+          .runs('c.a')
+          .concat(h.runs('c.b'))
+          .filter((r) => r.status === 'completed').length === 40,
+      10_000,
+    );
     expect(peak).toBeLessThanOrEqual(4);
     expect(peak).toBeGreaterThan(1);
   });
@@ -252,13 +328,25 @@ describe('worker', () => {
     const dir = mkdtempSync(join(tmpdir(), 'agentd-worker-'));
     let finished = 0;
     const routes = [
-      on('drain.quick', { handler: async () => { await sleep(150); finished++; } }),
-      on('drain.slow', { handler: (_e, ctx) => new Promise((resolve) => ctx.signal.addEventListener('abort', resolve)) }),
+      on('drain.quick', {
+        handler: async () => {
+          await sleep(150);
+          finished++;
+        },
+      }),
+      on('drain.slow', {
+        handler: (_e, ctx) =>
+          new Promise((resolve) => ctx.signal.addEventListener('abort', resolve)),
+      }),
     ];
     const h = await harness(routes, { dir, shutdownGraceMs: 400 });
     await h.publish('drain.quick');
     await h.publish('drain.slow');
-    await waitFor(() => h.runs('drain.slow')[0]?.status === 'running' && h.runs('drain.quick')[0]?.status === 'running');
+    await waitFor(
+      () =>
+        h.runs('drain.slow')[0]?.status === 'running' &&
+        h.runs('drain.quick')[0]?.status === 'running',
+    );
     await h.worker.stop();
     expect(finished).toBe(1);
     expect(h.runs('drain.quick')[0]?.status).toBe('completed');
