@@ -239,7 +239,10 @@ export class SqliteBus implements Bus, SubscriptionHost {
 
   nextWakeAt(name: string): number | undefined {
     const ready = this.sql.claims.nextAvailableAt(name);
-    const lease = this.sql.claims.nextLeaseExpiry();
+    const expiry = this.sql.claims.nextLeaseExpiry();
+    // Expired leases are only swept once per interval (and strictly after lease_until): waking
+    // earlier would spin on an empty claim.
+    const lease = expiry === undefined ? undefined : Math.max(expiry + 1, this.nextLeaseSweep);
     if (ready === undefined) return lease;
     return lease === undefined ? ready : Math.min(ready, lease);
   }
