@@ -47,14 +47,6 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       source,
       retentionMs: (config.retention?.days ?? 7) * DAY_MS,
     });
-    // We hold the data directory, so leases still marked taken belong to a process that died.
-    const recovered = await bus.recoverLeases();
-    if (recovered > 0)
-      log.warn(
-        { recovered },
-        'recovered deliveries left leased by a previous run that stopped without settling them',
-      );
-
     const openBus = bus;
     worker = createWorker({
       bus: openBus,
@@ -70,6 +62,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       ...(config.worker?.maxDepth === undefined ? {} : { maxDepth: config.worker.maxDepth }),
     });
     await worker.start();
+    // We hold the data directory, so leases still marked taken belong to a process that died.
+    const recovered = await openBus.recoverLeases();
+    if (recovered > 0)
+      log.warn(
+        { recovered },
+        'recovered deliveries left leased by a previous run that stopped without settling them',
+      );
+
     const startedWorker = worker;
 
     const app = createHttpApp({

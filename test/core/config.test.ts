@@ -21,7 +21,10 @@ function messageOf(raw: unknown): string {
 
 describe('validateConfig', () => {
   it('accepts routes and names them after their patterns', () => {
-    const config = validateConfig({ routes: [on('a.*', { handler }), on(['b', 'c'], { handler, name: 'bc' })] }, 'f');
+    const config = validateConfig(
+      { routes: [on('a.*', { handler }), on(['b', 'c'], { handler, name: 'bc' })] },
+      'f',
+    );
     expect(config.routes.map((r) => r.name)).toEqual(['a.*', 'bc']);
   });
 
@@ -30,14 +33,20 @@ describe('validateConfig', () => {
       /^agentd\.config\.ts: routes\[0\]\.handler: expected a function \(event, ctx\) => \.\.\., got the string "nope"/,
     );
     expect(messageOf({ server: { port: 'x' } })).toMatch(/server\.port: .*expected number/);
-    expect(messageOf({ routes: [on('a', { handler, concurrency: 0 })] })).toMatch(/routes\[0\]\.concurrency: /);
-    expect(messageOf({ routes: [on('a..b', { handler })] })).toMatch(/routes\[0\]\.types\[0\]: .*segment ""/);
+    expect(messageOf({ routes: [on('a', { handler, concurrency: 0 })] })).toMatch(
+      /routes\[0\]\.concurrency: /,
+    );
+    expect(messageOf({ routes: [on('a..b', { handler })] })).toMatch(
+      /routes\[0\]\.types\[0\]: .*segment ""/,
+    );
     expect(messageOf({ durability: 'disk' })).toMatch(/durability: .*"process"/);
   });
 
   it('rejects unknown keys instead of ignoring a typo', () => {
     expect(messageOf({ rotues: [] })).toMatch(/rotues/);
-    expect(messageOf({ routes: [{ ...on('a', { handler }), retry: {} }] })).toMatch(/routes\[0\].*retry/);
+    expect(messageOf({ routes: [{ ...on('a', { handler }), retry: {} }] })).toMatch(
+      /routes\[0\].*retry/,
+    );
   });
 
   it('rejects two routes with one name', () => {
@@ -65,7 +74,9 @@ describe('loadConfig', () => {
   it('reports a config that does not compile with its file name', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'agentd-config-'));
     writeFileSync(join(dir, 'agentd.config.mjs'), 'export default {{{;\n');
-    await expect(loadConfig(undefined, dir)).rejects.toThrow(/agentd\.config\.mjs: could not be loaded/);
+    await expect(loadConfig(undefined, dir)).rejects.toThrow(
+      /agentd\.config\.mjs: could not be loaded/,
+    );
   });
 
   it('reports a missing explicit config and a missing default export', async () => {

@@ -19,7 +19,13 @@ describe('toEvent', () => {
   it('fills in id (UUIDv7), source, time, specversion, correlation, depth and trust', () => {
     const e = toEvent({ type: 'demo.hello', data: { a: 1 } }, defaults);
     expect(e.id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-/);
-    expect(e).toMatchObject({ specversion: '1.0', source: 'agentd://test', depth: 0, trust: 'operator', data: { a: 1 } });
+    expect(e).toMatchObject({
+      specversion: '1.0',
+      source: 'agentd://test',
+      depth: 0,
+      trust: 'operator',
+      data: { a: 1 },
+    });
     expect(e.correlationid).toBe(e.id);
     expect(Date.parse(e.time)).not.toBeNaN();
   });
@@ -31,10 +37,25 @@ describe('toEvent', () => {
 
   it('keeps extension attributes and given values', () => {
     const e = toEvent(
-      { type: 'a.b', id: 'x', source: 's', partitionkey: 'k', depth: 3, comexampleext: 'v', time: '2026-01-01T00:00:00Z' },
+      {
+        type: 'a.b',
+        id: 'x',
+        source: 's',
+        partitionkey: 'k',
+        depth: 3,
+        comexampleext: 'v',
+        time: '2026-01-01T00:00:00Z',
+      },
       defaults,
     );
-    expect(e).toMatchObject({ id: 'x', source: 's', partitionkey: 'k', depth: 3, comexampleext: 'v', time: '2026-01-01T00:00:00Z' });
+    expect(e).toMatchObject({
+      id: 'x',
+      source: 's',
+      partitionkey: 'k',
+      depth: 3,
+      comexampleext: 'v',
+      time: '2026-01-01T00:00:00Z',
+    });
   });
 
   it('names the bad field and what was expected', () => {
@@ -42,18 +63,28 @@ describe('toEvent', () => {
     expect(issuesOf({ type: 'has space' })[0]).toMatch(/^type: expected dotted segments/);
     expect(issuesOf({ type: 'a', depth: -1 })[0]).toMatch(/^depth: /);
     expect(issuesOf({ type: 'a', trust: 'root' })[0]).toMatch(/^trust: .*"external"/);
-    expect(issuesOf({ type: 'a', traceparent: 'nope' })[0]).toMatch(/^traceparent: expected a W3C traceparent/);
-    expect(issuesOf({ type: 'a', time: 'yesterday' })[0]).toMatch(/^time: expected an RFC 3339 timestamp/);
+    expect(issuesOf({ type: 'a', traceparent: 'nope' })[0]).toMatch(
+      /^traceparent: expected a W3C traceparent/,
+    );
+    expect(issuesOf({ type: 'a', time: 'yesterday' })[0]).toMatch(
+      /^time: expected an RFC 3339 timestamp/,
+    );
     expect(issuesOf({ type: 'a', specversion: '0.3' })[0]).toMatch(/^specversion: expected "1.0"/);
-    expect(issuesOf({ type: 'a', Bad_Name: 1 })[0]).toMatch(/^Bad_Name: expected a CloudEvents attribute name/);
-    expect(issuesOf({ type: 'a', data: 1, data_base64: 'AA==' })[0]).toMatch(/^data_base64: expected either data or data_base64/);
+    expect(issuesOf({ type: 'a', Bad_Name: 1 })[0]).toMatch(
+      /^Bad_Name: expected a CloudEvents attribute name/,
+    );
+    expect(issuesOf({ type: 'a', data: 1, data_base64: 'AA==' })[0]).toMatch(
+      /^data_base64: expected either data or data_base64/,
+    );
     expect(issuesOf({})[0]).toMatch(/^type: /);
     expect(issuesOf([1])[0]).toMatch(/expected an object, got array/);
     expect(issuesOf(null)[0]).toMatch(/got null/);
   });
 
   it('lets a producer lower its trust but never raise it above the cap', () => {
-    expect(toEvent({ type: 'a', trust: 'internal' }, { ...defaults, maxTrust: 'operator' }).trust).toBe('operator');
+    expect(
+      toEvent({ type: 'a', trust: 'internal' }, { ...defaults, maxTrust: 'operator' }).trust,
+    ).toBe('operator');
     expect(toEvent({ type: 'a', trust: 'external' }, defaults).trust).toBe('external');
   });
 });
@@ -65,7 +96,12 @@ describe('deriveEvent', () => {
       defaults,
     );
     const child = deriveEvent(parent, { type: 'child' }, 'agentd://node');
-    expect(child).toMatchObject({ causationid: parent.id, correlationid: parent.id, depth: 1, source: 'agentd://node' });
+    expect(child).toMatchObject({
+      causationid: parent.id,
+      correlationid: parent.id,
+      depth: 1,
+      source: 'agentd://node',
+    });
     expect(child.traceparent?.split('-')[1]).toBe('0123456789abcdef0123456789abcdef');
     expect(child.traceparent).not.toBe(parent.traceparent);
     const grandchild = deriveEvent(child, { type: 'grandchild' }, 'agentd://node');
