@@ -37,17 +37,16 @@ export async function loadConfig(
 ): Promise<LoadedConfig> {
   const file = findConfig(explicit, cwd);
   if (file === undefined) return { config: validateConfig({}, '(defaults)'), file, baseDir: cwd };
-  let mod: { default?: unknown; config?: unknown };
+  let mod: { default?: unknown };
   try {
     mod = (await tsImport(pathToFileURL(file).href, import.meta.url)) as typeof mod;
   } catch (error) {
-    throw new ValidationError(
-      `${file}: could not be loaded: ${(error as Error).message.split('\n')[0]}`,
-    );
+    throw new ValidationError(`${file}: could not be loaded: ${loadFailure(error)}`);
   }
-  // tsx may wrap a CommonJS-style default export once more.
-  let raw = mod.default ?? mod.config;
-  if (isModuleWrapper(raw)) raw = raw.default;
+  // A config compiled as CommonJS (no "type": "module" nearby) arrives as module.exports: its
+  // default export sits one level down, and its named exports are not a config.
+  let raw = mod.default;
+  if (isCommonJsExports(raw)) raw = raw.default;
   if (raw === undefined) {
     throw new ValidationError(
       `${file}: expected a default export, e.g. export default defineConfig({ routes: [...] })`,
@@ -56,8 +55,17 @@ export async function loadConfig(
   return { config: validateConfig(raw, file), file, baseDir: dirname(file) };
 }
 
-function isModuleWrapper(value: unknown): value is { default: unknown } {
-  return typeof value === 'object' && value !== null && 'default' in value && !('routes' in value);
+function isCommonJsExports(value: unknown): value is { default?: unknown } {
+  return typeof value === 'object' && value !== null && '__esModule' in value;
+}
+
+// esbuild's transform errors put the useful part (file:line: message) after a summary line.
+function loadFailure(error: unknown): string {
+  const lines = (error instanceof Error ? error.message : String(error))
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '' && !/^Transform failed with \d+ errors?:?$/.test(line));
+  return lines.slice(0, 3).join(' | ') || 'unknown error';
 }
 
 /** Where the store lives: --data-dir, else the config's dataDir, else `.agentd` beside the config. */

@@ -5,6 +5,7 @@ import { compilePattern } from '../../core/type-pattern.js';
 import {
   localTime,
   locateStore,
+  refuseOnNats,
   openExistingStore,
   openStore,
   parsePositiveInt,
@@ -42,6 +43,7 @@ export function registerEvents(program: Command): void {
         throw new UsageError((error as Error).message);
       }
       const store = await locateStore(opts);
+      refuseOnNats(store, 'agentd events');
       const bus = openExistingStore(store);
       if (bus === undefined && opts.follow !== true)
         return opts.json === true ? printJson([]) : undefined;
@@ -86,8 +88,13 @@ async function follow(
             .filter((s) => s !== '')
             .join('  ')}\n`,
     );
-  inspector.events(filter).reverse().forEach(print);
+  // The top first: an event stored between the two queries is then printed by the loop, not lost.
   let after = inspector.lastSeq();
+  inspector
+    .events(filter)
+    .filter((e) => e.seq <= after)
+    .reverse()
+    .forEach(print);
   const stop = new AbortController();
   process.once('SIGINT', () => stop.abort());
   while (!stop.signal.aborted) {
