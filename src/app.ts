@@ -1,16 +1,34 @@
-// The composition root: the only place that picks implementations (SqliteBus today) and wires the
-// store, worker and HTTP server into a running daemon.
+// The composition root: the only place that picks implementations (SqliteBus or NatsBus, from the
+// config's `bus`) and wires the store, worker and HTTP server into a running daemon.
 import { serve, type ServerType } from '@hono/node-server';
+import type { Hono } from 'hono';
+import type { Bus } from './bus/bus.js';
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { NatsBus } from './bus/nats/nats-bus.js';
+import { NatsSourceState } from './bus/nats/nats-source-state.js';
+import { agentStartupWarnings } from './agents/startup-check.js';
 import { SqliteBus } from './bus/sqlite/sqlite-bus.js';
+import { SqliteSourceState } from './bus/sqlite/source-state-sql.js';
+import { ingestGateFor, registryFor } from './contracts/config-contracts.js';
 import type { ResolvedConfig } from './core/config.js';
 import { toEvent } from './core/envelope.js';
+import { sourceStateOf, type SourceStateStore } from './core/source-state.js';
 import type { Logger } from './observe/log.js';
+import { RejectCounter, type RejectCounts } from './observe/reject-counter.js';
+import { ensureAdminToken } from './runtime/admin-token.js';
 import { claimDataDir, releaseDataDir, writeDaemon } from './runtime/daemon-file.js';
 import { createWorker, type Worker } from './runtime/worker.js';
+import type { Dispatcher } from './outbox/dispatcher.js';
+import { dispatcherFor, outboxPolicy, prepareOutbox } from './outbox/outbox-setup.js';
+import { createOutboxApi } from './server/outbox-api.js';
+import { AdminSurface } from './server/admin-surface.js';
 import { createHttpApp } from './server/http-app.js';
+import { createSources } from './sources/create-sources.js';
+import { SourcePublisher } from './sources/source-publisher.js';
+import type { Source } from './sources/source.js';
 
 export interface DaemonOptions {
   config: ResolvedConfig;
@@ -18,12 +36,23 @@ export interface DaemonOptions {
   log: Logger;
   /** Overrides config.server.port (0 picks a free port). */
   port?: number;
+  /** False: serve HTTP and sources only; worker processes of their own run the routes (NATS). */
+  runWorker?: boolean;
+  /** The config file's directory: relative paths in sources are read from it. Default cwd. */
+  baseDir?: string;
+  /** Spans go here (tests, embedders), with or without observe.otlp in the config. */
+  traceExporter?: SpanExporter;
 }
+
+/** The bus the config picks: the embedded SQLite store, or NATS JetStream. */
+export type AppBus = SqliteBus | NatsBus;
 
 export interface Daemon {
   readonly url: string;
-  readonly bus: SqliteBus;
+  readonly bus: AppBus;
   readonly worker: Worker;
+  /** Refused webhook requests per source and reason (for /metrics). */
+  readonly rejects: RejectCounts;
   stop(): Promise<void>;
 }
 
@@ -34,53 +63,117 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const { config, dataDir, log } = options;
   const node = config.node ?? hostname();
   const source = `agentd://${node}`;
+  // Routes whose agents widen what external events may use, or lack an API key, say so up front.
+  for (const warning of agentStartupWarnings(config.routes))
+    log.warn({ route: warning.route }, warning.message);
   mkdirSync(dataDir, { recursive: true });
   claimDataDir(dataDir, { url: '', startedAt: new Date().toISOString(), node });
 
-  let bus: SqliteBus | undefined;
+  let bus: AppBus | undefined;
   let server: ServerType | undefined;
   let worker: Worker | undefined;
+  let dispatcher: Dispatcher | undefined;
+  const stopSources = new AbortController();
+  const startedSources: Source[] = [];
   try {
-    bus = new SqliteBus({
-      path: join(dataDir, 'agentd.db'),
-      ...(config.durability === undefined ? {} : { durability: config.durability }),
-      source,
-      retentionMs: (config.retention?.days ?? 7) * DAY_MS,
-    });
-    const openBus = bus;
-    worker = createWorker({
-      bus: openBus,
-      routes: config.routes,
+    // First, so a secret missing from the environment fails the start before anything opens.
+    const sources = createSources(config.sources, {
+      env: process.env,
       log,
-      source,
-      ...(config.worker?.concurrency === undefined
-        ? {}
-        : { concurrency: config.worker.concurrency }),
-      ...(config.worker?.shutdownGraceMs === undefined
-        ? {}
-        : { shutdownGraceMs: config.worker.shutdownGraceMs }),
-      ...(config.worker?.maxDepth === undefined ? {} : { maxDepth: config.worker.maxDepth }),
+      node,
+      baseDir: options.baseDir,
+      dataDir,
     });
+    const outbox = prepareOutbox(config.outbox, process.env);
+    const token = adminToken(config, dataDir, log);
+    bus = await openBus(config, dataDir, { source, log });
+    const openedBus = bus;
+    // Metrics, traces, the live feed and the admin API; read lazily, so built before the worker.
+    const surface = new AdminSurface({
+      config,
+      node,
+      log,
+      db: openedBus instanceof SqliteBus ? openedBus.db : undefined,
+      routeCounters: () => worker?.stats() ?? {},
+      rejects: () => rejects.snapshot(),
+      ...(options.traceExporter === undefined ? {} : { traceExporter: options.traceExporter }),
+    });
+    worker =
+      options.runWorker === false
+        ? idleWorker()
+        : createWorker({
+            ...workerOptions(config, openedBus, log, source),
+            observer: surface.observer,
+          });
     await worker.start();
     // We hold the data directory, so leases still marked taken belong to a process that died.
-    const recovered = await openBus.recoverLeases();
+    // (On NATS, leases are JetStream's ack timers: a dead worker's deliveries come back by themselves.)
+    const recovered = openedBus instanceof SqliteBus ? await openedBus.recoverLeases() : 0;
     if (recovered > 0)
       log.warn(
         { recovered },
         'recovered deliveries left leased by a previous run that stopped without settling them',
       );
+    // Outbox actions are sent where runs are settled: beside this daemon's worker.
+    const busOutbox = (openedBus as Bus).outbox;
+    const outboxStore = options.runWorker === false ? undefined : busOutbox;
+    if (outboxStore !== undefined) {
+      dispatcher = dispatcherFor(outbox, outboxStore, openedBus, { log, source });
+      await dispatcher.start();
+    }
+    const startedDispatcher = dispatcher;
 
     const startedWorker = worker;
 
+    const sourcePublisher = new SourcePublisher((events) => openedBus.publish(events));
+    const sourceState = await openSourceState(openedBus, config);
+    for (const each of sources) {
+      startedSources.push(each);
+      await each.start(
+        sourcePublisher.publish,
+        stopSources.signal,
+        sourceStateOf(sourceState, each.name),
+      );
+    }
+    const rejects = new RejectCounter();
+    const readOnlyToken = config.server?.readOnlyToken;
+
     const app = createHttpApp({
-      publish: (events) => openBus.publish(events),
-      isReady: () => startedWorker.started && !openBus.isClosed,
+      publish: (events) => openedBus.publish(events),
+      isReady: () => startedWorker.started && !openedBus.isClosed,
       log,
       node,
       ...(config.server?.bodyLimitBytes === undefined
         ? {}
         : { bodyLimitBytes: config.server.bodyLimitBytes }),
-      ...(config.server?.token === undefined ? {} : { token: config.server.token }),
+      ...(token === undefined ? {} : { token }),
+      sources,
+      rejects,
+      ...(readOnlyToken === undefined ? {} : { readOnlyToken }),
+      metrics: surface.metrics,
+      ...(surface.tracing === undefined ? {} : { tracing: surface.tracing }),
+      admin: withOutboxApi(
+        surface.api({
+          tokens: {
+            ...(token === undefined ? {} : { admin: token }),
+            ...(readOnlyToken === undefined ? {} : { read: readOnlyToken }),
+          },
+          dlq: openedBus.dlq,
+          inFlight: () => inFlightOf(startedWorker),
+        }),
+        busOutbox === undefined
+          ? undefined
+          : createOutboxApi({
+              tokens: {
+                ...(token === undefined ? {} : { admin: token }),
+                ...(readOnlyToken === undefined ? {} : { read: readOnlyToken }),
+              },
+              store: busOutbox,
+              source,
+              wake: () => startedDispatcher?.wake(),
+            }),
+      ),
+      dashboard: true,
     });
     const host = config.server?.host ?? '127.0.0.1';
     const port = options.port ?? config.server?.port ?? DEFAULT_PORT;
@@ -89,40 +182,224 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${listening.port}`;
     writeDaemon(dataDir, { pid: process.pid, url, startedAt: new Date().toISOString(), node });
 
-    await openBus.publish([
+    await openedBus.publish([
       toEvent(
         {
           type: 'agentd.daemon.started',
-          data: { node, pid: process.pid, url, routes: config.routes.map((r) => r.name) },
+          data: {
+            node,
+            pid: process.pid,
+            url,
+            routes: config.routes.map((r) => r.name),
+            sources: sources.map((s) => s.name),
+          },
         },
         { source, trust: 'internal', origin: node },
       ),
     ]);
-    log.info({ url, dataDir, routes: config.routes.map((r) => r.name) }, `agentd ready on ${url}`);
+    log.info(
+      {
+        url,
+        dashboard: `${url}/ui/`,
+        dataDir,
+        routes: config.routes.map((r) => r.name),
+        sources: sources.map((s) => s.name),
+      },
+      `agentd ready on ${url}`,
+    );
 
     const runningServer = server;
     let stopping: Promise<void> | undefined;
     return {
       url,
-      bus: openBus,
+      bus: openedBus,
       worker: startedWorker,
+      rejects,
       stop() {
         stopping ??= (async () => {
+          surface.closeStreams();
           await new Promise<void>((resolve) => runningServer.close(() => resolve()));
+          stopSources.abort();
+          // Sources wind down first (children exit, pending changes flush) and may still publish.
+          await stopStartedSources(startedSources, log);
+          await sourcePublisher.drain();
           await startedWorker.stop();
-          await openBus.close();
+          await startedDispatcher?.stop();
+          await openedBus.close();
+          await surface.stop();
           releaseDataDir(dataDir);
         })();
         return stopping;
       },
     };
   } catch (error) {
+    stopSources.abort();
+    await stopStartedSources(startedSources, log);
     server?.close();
     await worker?.stop();
+    await dispatcher?.stop();
     await bus?.close();
     releaseDataDir(dataDir);
     throw error;
   }
+}
+
+/** Opens the bus the config names. The CLI uses this too, so only this file picks an implementation. */
+export async function openBus(
+  config: ResolvedConfig,
+  dataDir: string,
+  options: { source?: string; log?: Logger; retention?: boolean } = {},
+): Promise<AppBus> {
+  const retentionMs = options.retention === false ? 0 : (config.retention?.days ?? 7) * DAY_MS;
+  const busConfig = config.bus ?? { kind: 'sqlite' };
+  switch (busConfig.kind) {
+    case 'sqlite': {
+      // Every publish (HTTP, sources, ctx.emit, the CLI) goes through this bus: it checks contracts.
+      const gate = ingestGateFor(config, options.log);
+      return new SqliteBus({
+        path: join(dataDir, 'agentd.db'),
+        ...(gate === undefined ? {} : { gate }),
+        ...(config.durability === undefined ? {} : { durability: config.durability }),
+        ...(options.source === undefined ? {} : { source: options.source }),
+        retentionMs,
+      });
+    }
+    case 'nats': {
+      const log = options.log;
+      return NatsBus.connect({
+        servers: busConfig.servers,
+        ...(busConfig.stream === undefined ? {} : { stream: busConfig.stream }),
+        ...(busConfig.replicas === undefined ? {} : { replicas: busConfig.replicas }),
+        ...(busConfig.dedupWindowMs === undefined
+          ? {}
+          : { dedupWindowMs: busConfig.dedupWindowMs }),
+        ...(busConfig.maxAckPending === undefined
+          ? {}
+          : { maxAckPending: busConfig.maxAckPending }),
+        ...(busConfig.user === undefined ? {} : { user: busConfig.user }),
+        ...(busConfig.pass === undefined ? {} : { pass: busConfig.pass }),
+        ...(busConfig.token === undefined ? {} : { token: busConfig.token }),
+        // The NATS stream keeps events for retention.days (0: forever), CLI or daemon alike.
+        retentionMs: (config.retention?.days ?? 7) * DAY_MS,
+        connectionName: `agentd ${config.node ?? hostname()} pid ${process.pid}`,
+        ...(options.source === undefined ? {} : { source: options.source }),
+        ...(log === undefined
+          ? {}
+          : {
+              onError: (err: unknown, context: object) =>
+                log.error({ ...context, err }, 'NATS bus'),
+            }),
+      });
+    }
+  }
+}
+
+export interface WorkerProcess {
+  /** A worker process serves no HTTP. */
+  readonly url?: undefined;
+  readonly bus: AppBus;
+  readonly worker: Worker;
+  stop(): Promise<void>;
+}
+
+/**
+ * A worker without HTTP: one of the processes `agentd start --workers N` runs on a NATS bus. Any
+ * number of them, on any number of machines, share the routes' deliveries.
+ */
+export async function startWorkerProcess(options: {
+  config: ResolvedConfig;
+  dataDir: string;
+  log: Logger;
+}): Promise<WorkerProcess> {
+  const { config, dataDir, log } = options;
+  if (config.bus?.kind !== 'nats')
+    throw new Error('worker processes of their own need bus.kind "nats" in the config');
+  const node = config.node ?? hostname();
+  const source = `agentd://${node}`;
+  const bus = await openBus(config, dataDir, { source, log });
+  const worker = createWorker(workerOptions(config, bus, log, source));
+  try {
+    await worker.start();
+  } catch (error) {
+    await bus.close();
+    throw error;
+  }
+  let stopping: Promise<void> | undefined;
+  return {
+    bus,
+    worker,
+    stop() {
+      stopping ??= (async () => {
+        await worker.stop();
+        await bus.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+function workerOptions(config: ResolvedConfig, bus: AppBus, log: Logger, source: string) {
+  const w = config.worker ?? {};
+  return {
+    bus,
+    routes: config.routes,
+    registry: registryFor(config),
+    log,
+    source,
+    ...(w.concurrency === undefined ? {} : { concurrency: w.concurrency }),
+    ...(w.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: w.shutdownGraceMs }),
+    ...(w.maxDepth === undefined ? {} : { maxDepth: w.maxDepth }),
+    ...(w.leaseMs === undefined ? {} : { leaseMs: w.leaseMs }),
+    outbox: outboxPolicy(config.outbox),
+  };
+}
+
+/** Mounts /api/outbox inside the admin API, behind its tokens. */
+function withOutboxApi(admin: Hono, outbox: Hono | undefined): Hono {
+  if (outbox !== undefined) admin.route('/outbox', outbox);
+  return admin;
+}
+
+/** Where sources keep durable state: beside the events, in whichever store the bus uses. */
+async function openSourceState(bus: AppBus, config: ResolvedConfig): Promise<SourceStateStore> {
+  if (bus instanceof SqliteBus) return new SqliteSourceState(bus);
+  const replicas = config.bus?.kind === 'nats' ? config.bus.replicas : undefined;
+  return NatsSourceState.open(bus.store, replicas === undefined ? {} : { replicas });
+}
+
+/** Waits for aborted sources to wind down; one that fails to stop cleanly is logged, not fatal. */
+async function stopStartedSources(sources: readonly Source[], log: Logger): Promise<void> {
+  const outcomes = await Promise.allSettled(
+    sources.map((each) => each.stopped?.() ?? Promise.resolve()),
+  );
+  outcomes.forEach((outcome, index) => {
+    if (outcome.status === 'rejected')
+      log.error(
+        { source: sources[index]?.name, err: outcome.reason },
+        'source did not stop cleanly',
+      );
+  });
+}
+
+function inFlightOf(worker: Worker): Record<string, number> {
+  return Object.fromEntries(
+    Object.entries(worker.stats()).map(([route, stats]) => [route, stats.inFlight]),
+  );
+}
+
+/** The daemon's stand-in worker when worker processes of their own run the routes. */
+function idleWorker(): Worker {
+  return { started: true, start: async () => {}, stop: async () => {}, stats: () => ({}) };
+}
+
+/** What POST /events needs: server.token, else <dataDir>/admin-token; nothing with auth: false. */
+function adminToken(config: ResolvedConfig, dataDir: string, log: Logger): string | undefined {
+  if (config.server?.auth === false) {
+    // The config schema allows this on loopback hosts only.
+    log.warn('server.auth is false: POST /events accepts operator events without a token');
+    return undefined;
+  }
+  return config.server?.token ?? ensureAdminToken(dataDir);
 }
 
 function listen(

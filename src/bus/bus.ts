@@ -1,6 +1,8 @@
 // The Bus contract: durable, idempotent publish and per-subscription deliveries with leases,
 // retries, per-key order and a dead-letter queue. SqliteBus and (later) NatsBus implement it.
 import type { AgentdEvent } from '../core/envelope.js';
+import type { Quarantine } from './quarantine.js';
+import type { OutboxStore, RecordedAction } from './outbox-store.js';
 
 export interface PublishOptions {
   /** Hold the deliveries back until this many ms from now (delayed delivery, debounce). */
@@ -12,6 +14,8 @@ export interface PublishResult {
   source: string;
   /** True when (source, id) was already stored: the event was dropped as a duplicate. */
   duplicate: boolean;
+  /** Its data broke its type's contract: stored in the quarantine, not delivered. */
+  quarantined?: true;
 }
 
 export interface BackoffPolicy {
@@ -47,9 +51,33 @@ export interface ErrorRecord {
 export interface AckOptions {
   /** Events published in the same transaction as the ack (ctx.emit, internal run events). */
   publish?: readonly AgentdEvent[];
+  /**
+   * Outbox actions recorded in the same transaction as the ack (ctx.outbox). A key already
+   * recorded is dropped. Only a bus with an `outbox` store takes them.
+   */
+  actions?: readonly RecordedAction[];
   /** 'skipped' records that a route filter declined the event. */
   outcome?: 'completed' | 'skipped';
 }
+
+/** What a parked delivery waits for (ctx.waitForEvent). */
+export interface WaitRequest {
+  /** The step the outcome is memoized under: `{ event }` or `{ timedOut: true }`. */
+  step: string;
+  type: string;
+  /** An EventMatch pattern (JSON). */
+  match?: Record<string, unknown>;
+  /** When to give up (ms since the epoch); none waits for ever. */
+  deadline?: number;
+}
+
+export interface ParkOptions {
+  publish?: readonly AgentdEvent[];
+  actions?: readonly RecordedAction[];
+}
+
+/** The memoized outcome of a wait. */
+export type WaitOutcome = { event: AgentdEvent } | { timedOut: true; at: string };
 
 export interface NackOptions {
   /** Retry after this delay instead of the subscription's backoff. */
@@ -70,6 +98,8 @@ export interface Delivery {
   readonly attempt: number;
   readonly maxAttempts: number;
   readonly errors: readonly ErrorRecord[];
+  /** When the event was published (ms since the epoch), where the bus knows it: for lag metrics. */
+  readonly publishedAt?: number;
   ack(options?: AckOptions): Promise<void>;
   /** Fails this attempt: retried with backoff, or dead-lettered when attempts are used up. */
   nack(options?: NackOptions): Promise<'retry' | 'dead'>;
@@ -78,6 +108,13 @@ export interface Delivery {
   extend(ms?: number): Promise<void>;
   /** Gives the delivery back without counting an attempt (graceful shutdown). */
   release(): Promise<void>;
+  /**
+   * ctx.waitForEvent: parks the delivery (neither leased nor ready, its key still held, no
+   * attempt counted) until an event matching `wait` is published or its deadline passes; either
+   * outcome is memoized as the step `wait.step` and the delivery becomes ready again. Actions and
+   * events given are recorded in the same transaction. Absent on buses that cannot park.
+   */
+  park?(wait: WaitRequest, options?: ParkOptions): Promise<void>;
   /** Step results memoized for this (subscription, event) by earlier attempts. */
   loadSteps(): Promise<Map<string, unknown>>;
   /**
@@ -134,6 +171,10 @@ export interface Bus {
   /** True when some active subscription would receive an event of this type. */
   hasSubscribers(type: string): boolean;
   readonly dlq: DeadLetterQueue;
+  /** Events refused at ingest (a bus without an ingest gate may have none). */
+  readonly quarantine?: Quarantine;
+  /** Where recorded outbox actions are kept; absent on buses that cannot record them. */
+  readonly outbox?: OutboxStore;
   close(): Promise<void>;
 }
 

@@ -2,8 +2,10 @@
 import Table from 'cli-table3';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { openBus, type AppBus } from '../app.js';
 import { SqliteBus } from '../bus/sqlite/sqlite-bus.js';
 import { loadConfig, resolveDataDir, type LoadedConfig } from '../config/load-config.js';
+import { ingestGateFor } from '../contracts/config-contracts.js';
 
 /** Bad arguments or input: one line on stderr, exit code 2. */
 export class UsageError extends Error {}
@@ -33,16 +35,41 @@ export function openExistingStore(store: CliStore): SqliteBus | undefined {
     );
     return undefined;
   }
-  return new SqliteBus({ path: store.dbPath, retentionMs: 0 });
+  return openSqliteStore(store);
 }
 
 export function openStore(store: CliStore): SqliteBus {
-  return new SqliteBus({ path: store.dbPath, retentionMs: 0 });
+  return openSqliteStore(store);
 }
 
-export async function withStore<T>(
-  bus: SqliteBus | undefined,
-  fn: (bus: SqliteBus) => Promise<T> | T,
+/** True when the config puts the bus on NATS: there is no store file to look for. */
+export function onNats(store: CliStore): boolean {
+  return store.loaded.config.bus?.kind === 'nats';
+}
+
+/** The configured bus: NATS, or the SQLite store (undefined when none exists yet). */
+export async function openExistingBus(store: CliStore): Promise<AppBus | undefined> {
+  if (onNats(store)) return openBus(store.loaded.config, store.dataDir, { retention: false });
+  return openExistingStore(store);
+}
+
+/** The configured bus, creating the SQLite store when missing. */
+export async function openConfiguredBus(store: CliStore): Promise<AppBus> {
+  if (onNats(store)) return openBus(store.loaded.config, store.dataDir, { retention: false });
+  return openStore(store);
+}
+
+/** For commands that read SQLite's per-run history, which the NATS bus does not keep. */
+export function refuseOnNats(store: CliStore, command: string): void {
+  if (onNats(store))
+    throw new UsageError(
+      `${command} reads the embedded SQLite store's history; with bus.kind 'nats' use agentd status and agentd dlq`,
+    );
+}
+
+export async function withStore<B extends { close(): Promise<void> }, T>(
+  bus: B | undefined,
+  fn: (bus: B) => Promise<T> | T,
 ): Promise<T | undefined> {
   if (bus === undefined) return undefined;
   try {
@@ -86,4 +113,14 @@ export function localTime(iso: string | null): string {
 export function duration(ms: number | null): string {
   if (ms === null) return '';
   return ms < 1_000 ? `${ms} ms` : `${(ms / 1_000).toFixed(1)} s`;
+}
+
+/** The store with the config's contracts: what the CLI publishes (emit, replays) is checked too. */
+function openSqliteStore(store: CliStore): SqliteBus {
+  const gate = ingestGateFor(store.loaded.config);
+  return new SqliteBus({
+    path: store.dbPath,
+    retentionMs: 0,
+    ...(gate === undefined ? {} : { gate }),
+  });
 }

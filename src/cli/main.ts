@@ -6,10 +6,15 @@ import { UsageError } from './cli-support.js';
 import { registerDlq } from './commands/dlq.js';
 import { registerEmit } from './commands/emit.js';
 import { registerEvents } from './commands/events.js';
+import { registerExec } from './commands/exec.js';
 import { registerInit } from './commands/init.js';
+import { registerOutbox } from './commands/outbox.js';
+import { registerQuarantine } from './commands/quarantine.js';
 import { registerRuns } from './commands/runs.js';
+import { registerSchemas } from './commands/schemas.js';
 import { registerStart } from './commands/start.js';
 import { registerStatus } from './commands/status.js';
+import { registerTrace } from './commands/trace.js';
 
 const { version } = JSON.parse(
   readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
@@ -28,10 +33,15 @@ for (const register of [
   registerInit,
   registerStart,
   registerEmit,
+  registerExec,
   registerEvents,
   registerRuns,
   registerDlq,
+  registerQuarantine,
+  registerSchemas,
+  registerOutbox,
   registerStatus,
+  registerTrace,
 ]) {
   register(program);
 }

@@ -4,6 +4,9 @@ import type { RouteDefinition } from './route.js';
 import { compilePattern } from './type-pattern.js';
 import { ValidationError } from './errors.js';
 import { formatIssues } from './issues.js';
+import { sourcesSchema } from './source-config.js';
+import { approvalSchema, outboxConfigSchema } from './outbox-config.js';
+import { acceptsSchema, contractsSchema, typesSchema } from './contracts-config.js';
 
 const fn = (what: string) =>
   z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', {
@@ -46,6 +49,9 @@ const routeSchema = z.strictObject({
     .optional(),
   timeoutMs: positiveInt.optional(),
   ordering: z.enum(['key', 'none']).optional(),
+  dryRun: z.boolean().optional(),
+  approval: approvalSchema.optional(),
+  accepts: acceptsSchema,
 });
 
 export const configSchema = z.strictObject({
@@ -55,6 +61,31 @@ export const configSchema = z.strictObject({
   durability: z.enum(['process', 'power']).optional(),
   /** This harness's name: the `origin` of events it publishes. Default the host name. */
   node: z.string().min(1).max(200).optional(),
+  /** The bus: the embedded SQLite store (default), or NATS JetStream shared by many workers. */
+  bus: z
+    .discriminatedUnion('kind', [
+      z.strictObject({ kind: z.literal('sqlite') }),
+      z.strictObject({
+        kind: z.literal('nats'),
+        /** NATS server URLs, e.g. 'nats://10.0.0.5:4222' or a list of a cluster's members. */
+        servers: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
+        /** Events stream name; also prefixes subjects and the state bucket. Default 'AGENTD'. */
+        stream: z
+          .string()
+          .regex(/^[A-Za-z0-9_-]{1,48}$/, 'expected 1-48 letters, digits, - or _')
+          .optional(),
+        /** Stream and bucket replicas: 1 on one server, 3 on a cluster. Default 1. */
+        replicas: positiveInt.max(5).optional(),
+        /** How long a (source, id) is remembered to drop duplicates. Default 2 hours. */
+        dedupWindowMs: positiveInt.optional(),
+        /** Deliveries one route may have out at once across all workers. Default 10000. */
+        maxAckPending: positiveInt.optional(),
+        user: z.string().min(1).optional(),
+        pass: z.string().min(1).optional(),
+        token: z.string().min(1).optional(),
+      }),
+    ])
+    .optional(),
   retention: z
     .strictObject({
       /** Keep finished events and runs this many days. 0 keeps them forever. Default 7. */
@@ -67,8 +98,27 @@ export const configSchema = z.strictObject({
       port: z.int().min(0).max(65_535).optional(),
       /** Largest accepted request body. Default 1 MiB. */
       bodyLimitBytes: positiveInt.optional(),
-      /** When set, POST /events needs `Authorization: Bearer <token>`. */
+      /** The admin token POST /events needs. Default: a random one kept in <dataDir>/admin-token. */
       token: z.string().min(16, 'expected at least 16 characters').optional(),
+      /** `false` lets POST /events in without a token; only allowed on a loopback host. */
+      auth: z.boolean().optional(),
+      /** A second token that reads /api and /metrics but cannot replay, purge or publish. */
+      readOnlyToken: z.string().min(16, 'expected at least 16 characters').optional(),
+    })
+    .superRefine((server, ctx) => {
+      if (server.auth !== false) return;
+      if (!isLoopbackHost(server.host ?? '127.0.0.1'))
+        ctx.addIssue({
+          code: 'custom',
+          path: ['auth'],
+          message: `false is only allowed when server.host is a loopback address (127.0.0.1, ::1, localhost), not "${server.host}"`,
+        });
+      if (server.token !== undefined)
+        ctx.addIssue({
+          code: 'custom',
+          path: ['auth'],
+          message: 'expected either token or auth: false, not both',
+        });
     })
     .optional(),
   worker: z
@@ -79,6 +129,23 @@ export const configSchema = z.strictObject({
       shutdownGraceMs: z.int().min(0).optional(),
       /** Loop guard: events deeper than this in a causation chain are refused. Default 16. */
       maxDepth: positiveInt.max(1_000).optional(),
+      /** How long a claimed run stays leased between renewals: how soon a crashed worker's runs
+       * go to another worker. Default 30000. */
+      leaseMs: z.int().min(500).max(3_600_000).optional(),
+    })
+    .optional(),
+  /** Traces: an OTLP/HTTP exporter when `otlp` is set; nothing is traced without it. */
+  observe: z
+    .strictObject({
+      otlp: z
+        .strictObject({
+          /** The collector's traces endpoint, e.g. 'http://127.0.0.1:4318/v1/traces'. */
+          url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
+          headers: z.record(z.string(), z.string()).optional(),
+          /** Share of new traces recorded, 0..1. Default 1. */
+          sampleRatio: z.number().min(0).max(1).optional(),
+        })
+        .optional(),
     })
     .optional(),
   log: z
@@ -88,6 +155,14 @@ export const configSchema = z.strictObject({
     })
     .optional(),
   routes: z.array(routeSchema).default([]),
+  /** Actions on the world: sinks, dry run, approval, retries (see the README's Outbox). */
+  outbox: outboxConfigSchema.optional(),
+  /** Event sources: webhooks (routes on the HTTP server at /hooks/<name>) and others. */
+  sources: sourcesSchema,
+  /** Event types of your own (defineEventType), checked at ingest like the built-in ones. */
+  types: typesSchema,
+  /** How ingest checks events against their types' contracts. */
+  contracts: contractsSchema,
 });
 
 type Schema = z.input<typeof configSchema>;
@@ -102,6 +177,11 @@ export type ResolvedConfig = Omit<z.output<typeof configSchema>, 'routes'> & {
 };
 
 export type ResolvedRoute = RouteDefinition & { name: string };
+
+/** True for addresses only this machine can reach; `server.auth: false` needs one. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
+}
 
 /** Identity at run time; gives a config file full types and editor help. */
 export function defineConfig(config: AgentdConfig): AgentdConfig {

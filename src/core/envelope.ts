@@ -76,7 +76,7 @@ const CORE_ATTRIBUTES = new Set([
 const EXTENSION_NAME = /^[a-z0-9]{1,64}$/;
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 // Dotted segments without wildcards or spaces, so route patterns can match them unambiguously.
-const EVENT_TYPE = /^[A-Za-z0-9_\-:/]+(\.[A-Za-z0-9_\-:/]+)*$/;
+export const EVENT_TYPE = /^[A-Za-z0-9_\-:/]+(\.[A-Za-z0-9_\-:/]+)*$/;
 
 const text = (max: number) => z.string().min(1, 'expected a non-empty string').max(max);
 

@@ -62,6 +62,34 @@ export class LeaseLostError extends AgentdError {
   }
 }
 
+/**
+ * The bus cannot take or hand out events right now (e.g. NATS is unreachable). Nothing was stored
+ * by the failed call; retrying it later is safe (publishes are deduplicated on (source, id)).
+ */
+export class BusUnavailableError extends AgentdError {
+  constructor(message: string, options: { cause?: unknown; retryAfterMs?: number } = {}) {
+    super(message, {
+      code: 'BUS_UNAVAILABLE',
+      retryable: true,
+      retryAfterMs: options.retryAfterMs ?? 1_000,
+      ...(options.cause === undefined ? {} : { cause: options.cause }),
+    });
+  }
+}
+
+/**
+ * ctx.waitForEvent gave up: no matching event came within `timeoutMs`. Not retried (a retry would
+ * replay the same timeout); catch it in the handler to carry on without the event.
+ */
+export class EventWaitTimeoutError extends AgentdError {
+  constructor(type: string, timeoutMs: number | undefined) {
+    super(
+      `no ${type} event matched within ${timeoutMs === undefined ? 'the wait' : `${timeoutMs} ms`}`,
+      { code: 'WAIT_TIMEOUT', retryable: false },
+    );
+  }
+}
+
 export interface RetrySteering {
   retryable: boolean;
   retryAfterMs: number | undefined;

@@ -1,5 +1,8 @@
 // Routes: an event type pattern plus options, each becoming a subscription of its own.
 import type { AgentdEvent, EventInput } from './envelope.js';
+import type { ApprovalOption, Outbox, WaitForEvent } from './outbox-api.js';
+import type { ContractVersion } from './event-type.js';
+import type { RunTracer } from './run-tracer.js';
 import type { Logger } from 'pino';
 
 export interface RunInfo {
@@ -22,6 +25,21 @@ export interface HandlerContext {
   step<T>(name: string, fn: () => T | Promise<T>): Promise<T>;
   /** Queues events to publish with this run's ack (discarded if the run fails). */
   emit(events: EventInput | readonly EventInput[]): AgentdEvent[];
+  /**
+   * Actions on the world (`ctx.outbox.github.comment(...)`), recorded with the run's ack and sent
+   * afterwards by the dispatcher, each once: a failed run records none.
+   */
+  readonly outbox: Outbox;
+  /**
+   * Waits durably for an event of `type` matching `match`: the run parks (holding no worker slot,
+   * surviving restarts) and resumes when one is published, replaying its steps up to here.
+   */
+  readonly waitForEvent: WaitForEvent;
+  /**
+   * Spans of the handler's own under the run's span (a no-op unless the daemon traces). Optional
+   * so that contexts made by hand (tests, wrappers) need not carry one.
+   */
+  readonly trace?: RunTracer;
 }
 
 export type Handler<TData = unknown> = (event: AgentdEvent<TData>, ctx: HandlerContext) => unknown;
@@ -51,16 +69,56 @@ export interface RouteOptions<TData = unknown> {
    * retry waiting for its backoff holds its key. 'none': ignore keys for this route.
    */
   ordering?: 'key' | 'none';
+  /** Record this route's outbox actions without sending them (see `agentd outbox list`). */
+  dryRun?: boolean;
+  /** Every outbox action of this route waits for an operator's approval. */
+  approval?: ApprovalOption;
+  /**
+   * The contract version the handler is written for: `'v2'` (each event's own type, at v2),
+   * `'agentd:<type>/v2'`, or a handle (`on(invoicePaid.v2, ...)` sets it). Older stored events are
+   * upcast through the type's chain before the filter and handler see them.
+   */
+  accepts?: string | ContractVersion;
+}
+
+/** What a route declared with a contract version sees: `data` checked, upcast and typed. */
+export type ContractEvent<TData> = AgentdEvent<TData> & { data: TData };
+
+export interface ContractRouteOptions<TData> extends Omit<
+  RouteOptions<TData>,
+  'accepts' | 'handler' | 'filter'
+> {
+  handler: (event: ContractEvent<TData>, ctx: HandlerContext) => unknown;
+  filter?: (event: ContractEvent<TData>) => boolean;
 }
 
 export interface RouteDefinition<TData = unknown> extends RouteOptions<TData> {
   types: readonly string[];
 }
 
-/** Declares a route: `on('github.pull_request.*', { handler })`. */
+/**
+ * Declares a route: `on('github.pull_request.*', { handler })`, or `on(invoicePaid.v2, { handler })`
+ * for the types of a contract, with `event.data` typed and upcast to that version.
+ */
+export function on<TData>(
+  contract: ContractVersion<TData>,
+  options: ContractRouteOptions<TData>,
+): RouteDefinition<TData>;
 export function on<TData = unknown>(
   types: string | readonly string[],
   options: RouteOptions<TData>,
+): RouteDefinition<TData>;
+export function on<TData = unknown>(
+  types: string | readonly string[] | ContractVersion<TData>,
+  given: RouteOptions<TData> | ContractRouteOptions<TData>,
 ): RouteDefinition<TData> {
-  return { ...options, types: typeof types === 'string' ? [types] : [...types] };
+  // A contract route's handler is only ever given events checked and upcast to its version.
+  const options = given as RouteOptions<TData>;
+  if (typeof types === 'string') return { ...options, types: [types] };
+  if (isTypeList(types)) return { ...options, types: [...types] };
+  return { ...options, types: [...types.types], accepts: types };
+}
+
+function isTypeList(value: readonly string[] | ContractVersion): value is readonly string[] {
+  return Array.isArray(value);
 }

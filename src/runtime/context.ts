@@ -1,9 +1,16 @@
 // The handler's view of one run: durable steps, buffered emits, an abort signal and a logger.
-import type { Delivery } from '../bus/bus.js';
+import type { Delivery, WaitOutcome, WaitRequest } from '../bus/bus.js';
+import type { RecordedAction } from '../bus/outbox-store.js';
 import { deriveEvent, type AgentdEvent, type EventInput } from '../core/envelope.js';
 import { NonRetryableError } from '../core/errors.js';
+import type { ApprovalOption, Outbox, WaitForEventOptions } from '../core/outbox-api.js';
 import type { HandlerContext, RunInfo } from '../core/route.js';
+import { NOOP_TRACER, type RunTracer } from '../core/run-tracer.js';
 import type { Logger } from '../observe/log.js';
+import type { RunSpans } from '../observe/run-spans.js';
+import { traceIdOf } from '../observe/tracing.js';
+import { ActionRecorder, BUS_ONLY_POLICY, type OutboxPolicy } from '../outbox/action-recorder.js';
+import { checkWait, RunParked, settleWait, waitRequest, waitStepName } from './event-wait.js';
 
 export interface RunContextOptions {
   delivery: Delivery;
@@ -13,51 +20,144 @@ export interface RunContextOptions {
   /** The `source` of events this harness emits. */
   source: string;
   maxDepth: number;
+  /** The run's spans when the daemon traces: steps get spans, emits name the run as parent. */
+  spans?: RunSpans;
+  /**
+   * Suspends the run at an unresolved wait: the worker stops waiting for the handler and parks the
+   * delivery. Without it (contexts made by hand) waitForEvent throws RunParked instead.
+   */
+  onPark?: (wait: WaitRequest) => void;
+  /** What ctx.outbox may record, and the route's dryRun and approval. */
+  outbox?: {
+    policy: OutboxPolicy;
+    dryRun?: boolean | undefined;
+    approval?: ApprovalOption | undefined;
+  };
 }
+
+/** The step that keeps the outbox actions a step recorded, replayed when the step is memoized. */
+const stepActions = (key: string) => `${key}@outbox`;
 
 export class RunContext implements HandlerContext {
   readonly run: RunInfo;
   readonly signal: AbortSignal;
+  readonly trace: RunTracer;
   private readonly emitted: AgentdEvent[] = [];
   private memo: Map<string, unknown> | undefined;
   private readonly nameCounts = new Map<string, number>();
   private sealed = false;
   private logger: Logger | undefined;
+  private readonly recorder: ActionRecorder;
+  private parkOn: WaitRequest | undefined;
 
   constructor(private readonly options: RunContextOptions) {
     const { delivery } = options;
     this.signal = options.signal;
+    this.trace = options.spans ?? NOOP_TRACER;
     this.run = {
       id: delivery.deliveryId,
       route: options.route,
       attempt: delivery.attempt,
       maxAttempts: delivery.maxAttempts,
     };
+    this.recorder = new ActionRecorder({
+      event: delivery.event,
+      route: options.route,
+      runId: delivery.deliveryId,
+      source: options.source,
+      maxDepth: options.maxDepth,
+      policy: options.outbox?.policy ?? BUS_ONLY_POLICY,
+      routeDryRun: options.outbox?.dryRun,
+      routeApproval: options.outbox?.approval,
+      assertLive: () => this.assertLive('outbox'),
+    });
   }
+
+  get outbox(): Outbox {
+    return this.recorder.outbox;
+  }
+
+  /** The outbox actions recorded so far, steps' included, in order. */
+  get actions(): readonly RecordedAction[] {
+    return this.recorder.actions;
+  }
+
+  readonly waitForEvent = async <TData = unknown>(
+    type: string,
+    options?: WaitForEventOptions,
+  ): Promise<AgentdEvent<TData>> => {
+    this.assertLive('waitForEvent');
+    checkWait(type, options);
+    const key = this.stepKey(waitStepName(type));
+    this.memo ??= await this.options.delivery.loadSteps();
+    const outcome = this.memo.get(key) as WaitOutcome | undefined;
+    if (outcome !== undefined) return settleWait<TData>(outcome, type, options);
+    if (this.options.delivery.park === undefined)
+      throw new NonRetryableError(
+        'ctx.waitForEvent: this bus cannot park runs (waits run on the embedded SQLite bus for now)',
+      );
+    // The first unresolved wait is the one parked on; the run resumes there.
+    this.parkOn ??= waitRequest(key, type, options, Date.now());
+    if (this.options.onPark === undefined) throw new RunParked(this.parkOn);
+    this.options.onPark(this.parkOn);
+    // Never settles: the handler stays suspended here (no catch or finally of its runs), and is
+    // collected with this context once the worker has parked the run.
+    return new Promise<AgentdEvent<TData>>(() => undefined);
+  };
 
   get log(): Logger {
     this.logger ??= this.options.log.child({
       eventId: this.options.delivery.event.id,
       route: this.run.route,
       runId: this.run.id,
+      traceId: this.trace.traceId ?? traceIdOf(this.options.delivery.event.traceparent),
     });
     return this.logger;
   }
 
   async step<T>(name: string, fn: () => T | Promise<T>): Promise<T> {
     this.assertLive('step');
-    const count = (this.nameCounts.get(name) ?? 0) + 1;
-    this.nameCounts.set(name, count);
-    const key = count === 1 ? name : `${name}#${count}`;
+    const key = this.stepKey(name);
+    const spans = this.options.spans;
+    if (spans === undefined) return this.runStep(key, fn);
+    return spans.step(key, (span) =>
+      this.runStep(key, fn, () => span.setAttribute('agentd.step.memoized', true)),
+    );
+  }
+
+  private async runStep<T>(
+    key: string,
+    fn: () => T | Promise<T>,
+    onMemoized?: () => void,
+  ): Promise<T> {
     this.memo ??= await this.options.delivery.loadSteps();
-    if (this.memo.has(key)) return this.memo.get(key) as T;
+    if (this.memo.has(key)) {
+      onMemoized?.();
+      const replayed = this.memo.get(stepActions(key));
+      if (Array.isArray(replayed)) this.recorder.adopt(replayed as RecordedAction[]);
+      return this.memo.get(key) as T;
+    }
     this.signal.throwIfAborted();
-    const value = await fn();
+    const { value, actions } = await this.recorder.inStep(key, fn);
     this.assertLive('step');
+    // A step's actions are stored before its result: once the step is memoized, a re-run replays
+    // them (the first stored list wins, like the result) instead of losing them.
+    const kept =
+      actions.length === 0
+        ? actions
+        : ((await this.options.delivery.saveStep(stepActions(key), actions)) as RecordedAction[]);
     // Handing back the stored JSON form makes a first run and a resumed one see the same value.
     const stored = await this.options.delivery.saveStep(key, value);
     this.memo.set(key, stored);
+    this.recorder.adopt(kept);
     return stored as T;
+  }
+
+  /** Step names are numbered per run when repeated: `name`, `name#2`, ... (waits included). */
+  private stepKey(name: string): string {
+    const count = (this.nameCounts.get(name) ?? 0) + 1;
+    this.nameCounts.set(name, count);
+    return count === 1 ? name : `${name}#${count}`;
   }
 
   emit(events: EventInput | readonly EventInput[]): AgentdEvent[] {
@@ -65,6 +165,14 @@ export class RunContext implements HandlerContext {
     const parent = this.options.delivery.event;
     const list: readonly EventInput[] = Array.isArray(events) ? events : [events as EventInput];
     const derived = list.map((input) => deriveEvent(parent, input, this.options.source));
+    const spans = this.options.spans;
+    if (spans !== undefined) {
+      // The emitting run's handler span is the new event's parent, so the trace shows the hop.
+      list.forEach((input, i) => {
+        if (input.traceparent === undefined)
+          (derived[i] as AgentdEvent).traceparent = spans.traceparent();
+      });
+    }
     for (const event of derived) {
       if (event.depth > this.options.maxDepth) {
         throw new NonRetryableError(

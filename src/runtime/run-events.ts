@@ -8,6 +8,8 @@ export interface RunOutcome {
   durationMs: number;
   error?: string;
   willRetry?: boolean;
+  /** What the handler returned; a `usage` object on it (agent handlers) is passed on. */
+  result?: unknown;
 }
 
 export function runEvents(
@@ -29,6 +31,13 @@ export function runEvents(
     durationMs: Math.round(outcome.durationMs),
     ...(outcome.error === undefined ? {} : { error: outcome.error }),
     ...(outcome.willRetry === undefined ? {} : { willRetry: outcome.willRetry }),
+    ...usageOf(outcome.result),
   };
   return [deriveEvent(delivery.event, { type, data, dataschema: `agentd:${type}/v1` }, source)];
+}
+
+function usageOf(result: unknown): { usage?: unknown } {
+  if (typeof result !== 'object' || result === null) return {};
+  const usage = (result as { usage?: unknown }).usage;
+  return typeof usage === 'object' && usage !== null ? { usage } : {};
 }

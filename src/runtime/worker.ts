@@ -9,8 +9,21 @@ import {
   retrySteering,
 } from '../core/errors.js';
 import type { Logger } from '../observe/log.js';
+import {
+  NOOP_OBSERVER,
+  type AttemptOutcome,
+  type RouteObserver,
+  type RunObserver,
+} from '../observe/run-observer.js';
+import type { RunSpans } from '../observe/run-spans.js';
+import { traceIdOf } from '../observe/tracing.js';
+import { registryFor } from '../contracts/config-contracts.js';
+import { upcasterFor, type EventUpcast } from '../contracts/route-upcaster.js';
+import type { TypeRegistry } from '../contracts/type-registry.js';
 import { applyFilter, ROUTE_DEFAULTS, subscriptionFor } from '../router/router.js';
+import { BUS_ONLY_POLICY, type OutboxPolicy } from '../outbox/action-recorder.js';
 import { RunContext } from './context.js';
+import { RunParked } from './event-wait.js';
 import { runEvents } from './run-events.js';
 
 export interface WorkerOptions {
@@ -24,10 +37,20 @@ export interface WorkerOptions {
   /** How long in-flight runs may finish on stop before they are aborted. Default 10 s. */
   shutdownGraceMs?: number;
   maxDepth?: number;
+  /** Lease per claimed run, renewed while it runs; default the bus's 30 s. */
+  leaseMs?: number;
+  /** Metrics, spans and the live feed: told about every attempt. */
+  observer?: RunObserver;
+  /** Event type contracts, for routes that accept a version. Default: the built-in types and
+   * those the routes accept by handle. */
+  registry?: TypeRegistry;
+  /** What ctx.outbox may record (configured sinks, dry run). Default: `bus` actions only. */
+  outbox?: Omit<OutboxPolicy, 'recordable'>;
 }
 
 export interface RouteStats {
   inFlight: number;
+  attempts: number;
   completed: number;
   skipped: number;
   retried: number;
@@ -55,6 +78,9 @@ interface RouteState {
   concurrency: number;
   timeoutMs: number;
   leaseMs: number;
+  observe: RouteObserver;
+  /** Brings events to the version the route accepts; undefined when it accepts none. */
+  upcast: EventUpcast | undefined;
 }
 
 export function createWorker(options: WorkerOptions): Worker {
@@ -70,26 +96,44 @@ class RouteWorker implements Worker {
   private slotWaiters: Array<() => void> = [];
   private globalFree: number;
   private readonly maxDepth: number;
+  private readonly outboxPolicy: OutboxPolicy;
   started = false;
 
   constructor(private readonly options: WorkerOptions) {
     this.globalFree = options.concurrency ?? Math.max(64, options.routes.length * 2);
     this.maxDepth = options.maxDepth ?? 16;
+    this.outboxPolicy = {
+      ...(options.outbox ?? BUS_ONLY_POLICY),
+      recordable: options.bus.outbox !== undefined,
+    };
   }
 
   async start(): Promise<void> {
     const { bus, routes } = this.options;
     await bus.retainSubscriptions(routes.map((r) => r.name));
+    const registry = this.options.registry ?? registryFor({ routes });
     for (const route of routes) {
+      // Before subscribing: a route accepting a version no type has fails the start.
+      const upcast = upcasterFor(route, registry);
       const subOptions = subscriptionFor(route);
+      if (this.options.leaseMs !== undefined) subOptions.leaseMs = this.options.leaseMs;
       const subscription = await bus.subscribe(route.name, subOptions);
       this.states.push({
         route,
         subscription,
-        stats: { inFlight: 0, completed: 0, skipped: 0, retried: 0, deadLettered: 0 },
+        stats: {
+          inFlight: 0,
+          attempts: 0,
+          completed: 0,
+          skipped: 0,
+          retried: 0,
+          deadLettered: 0,
+        },
         concurrency: route.concurrency ?? ROUTE_DEFAULTS.concurrency,
         timeoutMs: route.timeoutMs ?? ROUTE_DEFAULTS.timeoutMs,
         leaseMs: subOptions.leaseMs,
+        observe: (this.options.observer ?? NOOP_OBSERVER).route(route.name),
+        upcast,
       });
     }
     this.started = true;
@@ -183,7 +227,23 @@ class RouteWorker implements Worker {
     this.inFlight.add(run);
   }
 
+  /** One attempt, reported to the observer (metrics, spans, live feed) however it ends. */
   private async execute(state: RouteState, delivery: Delivery): Promise<void> {
+    state.stats.attempts++;
+    const spans = state.observe.started(delivery);
+    let outcome: AttemptOutcome = 'unsettled';
+    try {
+      outcome = await this.attempt(state, delivery, spans);
+    } finally {
+      state.observe.settled(delivery, spans, outcome);
+    }
+  }
+
+  private async attempt(
+    state: RouteState,
+    delivery: Delivery,
+    spans: RunSpans | undefined,
+  ): Promise<AttemptOutcome> {
     const { route } = state;
     const log = this.options.log;
     const ids = {
@@ -191,19 +251,37 @@ class RouteWorker implements Worker {
       route: route.name,
       runId: delivery.deliveryId,
       attempt: delivery.attempt,
+      traceId: spans?.traceId ?? traceIdOf(delivery.event.traceparent),
     };
-    const verdict = applyFilter(route, delivery.event);
+    let event = delivery.event;
+    if (state.upcast !== undefined) {
+      try {
+        event = state.upcast(event);
+      } catch (error) {
+        // Upcasting is deterministic: a retry would fail the same way.
+        state.stats.deadLettered++;
+        log.error(
+          { ...ids, err: error },
+          'the event cannot be brought to the version the route accepts; dead-lettering',
+        );
+        await delivery.deadLetter(describeError(error));
+        return 'dead';
+      }
+    }
+    const verdict = applyFilter(route, event);
     if (!verdict.run) {
       if (verdict.error === undefined) {
         state.stats.skipped++;
-        return delivery.ack({ outcome: 'skipped' });
+        await delivery.ack({ outcome: 'skipped' });
+        return 'skipped';
       }
       state.stats.deadLettered++;
       log.error({ ...ids, err: verdict.error }, 'route filter threw; dead-lettering');
-      return delivery.deadLetter(`route filter threw: ${describeError(verdict.error)}`);
+      await delivery.deadLetter(`route filter threw: ${describeError(verdict.error)}`);
+      return 'dead';
     }
 
-    const controller = new AbortController();
+    const controller = new RunAbort();
     this.controllers.add(controller);
     const timeout = setTimeout(
       () => controller.abort(new HandlerTimeoutError(state.timeoutMs)),
@@ -227,14 +305,17 @@ class RouteWorker implements Worker {
       log,
       source: this.options.source,
       maxDepth: this.maxDepth,
+      ...(spans === undefined ? {} : { spans }),
+      outbox: { policy: this.outboxPolicy, dryRun: route.dryRun, approval: route.approval },
+      onPark: (wait) => controller.abort(new RunParked(wait)),
     });
+    spans?.startHandler(route.name);
     const started = performance.now();
     let failure: { error: unknown } | undefined;
+    // An agent handler returns its token usage; agentd.run.completed carries it.
+    let returned: unknown;
     try {
-      await untilAborted(
-        Promise.resolve().then(() => route.handler(delivery.event, ctx)),
-        controller.signal,
-      );
+      returned = await controller.race(Promise.resolve().then(() => route.handler(event, ctx)));
     } catch (error) {
       failure = {
         error: controller.signal.aborted ? (controller.signal.reason as unknown) : error,
@@ -247,29 +328,48 @@ class RouteWorker implements Worker {
     const emitted = ctx.seal();
     const durationMs = performance.now() - started;
     const source = this.options.source;
+    // A handler that reached an unresolved ctx.waitForEvent is suspended there: the run parks.
+    const wait = failure?.error instanceof RunParked ? failure.error.wait : undefined;
+    state.observe.handled(
+      spans,
+      failure === undefined || wait !== undefined,
+      durationMs,
+      failure === undefined ? returned : failure.error,
+    );
 
+    if (wait !== undefined && delivery.park !== undefined) {
+      // Actions recorded so far go out now (a question posted, then its answer awaited); emits
+      // wait for the run's end, when the replayed handler makes them again.
+      await delivery.park(wait, { actions: ctx.actions });
+      log.info({ ...ids, waitFor: wait.type }, `run parked: waiting for a ${wait.type} event`);
+      return 'parked';
+    }
     if (failure === undefined) {
       state.stats.completed++;
       await delivery.ack({
+        actions: ctx.actions,
         publish: [
           ...emitted,
           ...runEvents(
             this.options.bus,
             delivery,
             route.name,
-            { status: 'completed', durationMs },
+            { status: 'completed', durationMs, result: returned },
             source,
           ),
         ],
       });
-      log.debug({ ...ids, durationMs }, 'run completed');
-      return;
+      if (log.isLevelEnabled('debug')) log.debug({ ...ids, durationMs }, 'run completed');
+      return 'completed';
     }
     const { error } = failure;
-    if (error instanceof ShutdownAbort) return delivery.release();
+    if (error instanceof ShutdownAbort) {
+      await delivery.release();
+      return 'released';
+    }
     if (error instanceof LeaseLostError) {
       log.warn(ids, 'lease lost mid-run: another attempt owns this delivery now');
-      return;
+      return 'lease-lost';
     }
     const message = describeError(error);
     const steering = retrySteering(error);
@@ -284,7 +384,8 @@ class RouteWorker implements Worker {
     if (!steering.retryable) {
       state.stats.deadLettered++;
       log.error({ ...ids, err: error }, 'run failed and will not be retried: dead-lettered');
-      return delivery.deadLetter(message, { publish });
+      await delivery.deadLetter(message, { publish });
+      return 'dead';
     }
     const result = await delivery.nack({
       error: message,
@@ -297,10 +398,11 @@ class RouteWorker implements Worker {
         { ...ids, err: error },
         `run failed on its last attempt (${delivery.maxAttempts}): dead-lettered`,
       );
-    } else {
-      state.stats.retried++;
-      log.warn({ ...ids, err: error }, 'run failed; will retry');
+      return 'dead';
     }
+    state.stats.retried++;
+    log.warn({ ...ids, err: error }, 'run failed; will retry');
+    return 'retry';
   }
 
   private slotFreed(): Promise<void> {
@@ -315,24 +417,29 @@ class RouteWorker implements Worker {
   }
 }
 
-/** Resolves or rejects with `work`, or rejects with the signal's reason as soon as it aborts. */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason as Error);
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        // Handlers may throw non-Errors carrying retry hints; pass them on untouched.
-        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors
-        reject(error);
-      },
-    );
-  });
+/**
+ * A run's abort switch. It ends the wait for the handler itself when it fires, instead of through
+ * an 'abort' listener: adding and removing a listener on a fresh AbortSignal costs more than the
+ * rest of a no-op run's bookkeeping.
+ */
+class RunAbort extends AbortController {
+  private onAbort: ((reason: unknown) => void) | undefined;
+
+  override abort(reason?: unknown): void {
+    if (this.signal.aborted) return;
+    super.abort(reason);
+    this.onAbort?.(this.signal.reason);
+  }
+
+  /** Resolves or rejects with `work`, or rejects with the abort reason as soon as the run aborts. */
+  race<T>(work: Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      if (this.signal.aborted) return reject(this.signal.reason as Error);
+      this.onAbort = reject;
+      // Handlers may throw non-Errors carrying retry hints; they are passed on untouched.
+      work.then(resolve, reject);
+    });
+  }
 }
 
 async function settleWithin(promises: Promise<unknown>[], ms: number): Promise<boolean> {

@@ -1,13 +1,19 @@
-// The local HTTP API: POST /events, GET /healthz, GET /readyz. Later sources (webhooks) and the
-// admin API mount on the same app.
+// The ingress HTTP API: POST /events, GET /healthz, GET /readyz, GET /sources, and webhook
+// sources at /hooks/<name>. The admin API mounts on the same app later.
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
-import { timingSafeEqual } from 'node:crypto';
 import type { PublishResult } from '../bus/bus.js';
 import { toEvent, type AgentdEvent } from '../core/envelope.js';
-import { ValidationError } from '../core/errors.js';
+import { ValidationError, retrySteering } from '../core/errors.js';
 import type { Logger } from '../observe/log.js';
+import type { AgentdMetrics } from '../observe/metrics.js';
+import { SpanKind, traceparentOf, type Tracing } from '../observe/tracing.js';
+import { RejectCounter, UNKNOWN_SOURCE } from '../observe/reject-counter.js';
+import { isHttpSource, type Source } from '../sources/source.js';
+import { bearerMatches, requireScope } from './admin-auth.js';
 import { eventsFromRequest, UnsupportedMediaTypeError } from './cloudevents-http.js';
+import { mountDashboard } from './ui-static.js';
+import { mountWebhookRoutes } from './webhook-routes.js';
 
 export interface HttpAppOptions {
   publish(events: AgentdEvent[]): Promise<PublishResult[]>;
@@ -15,11 +21,27 @@ export interface HttpAppOptions {
   log: Logger;
   /** Largest accepted body. Default 1 MiB. */
   bodyLimitBytes?: number;
-  /** When set, POST /events needs `Authorization: Bearer <token>`. */
+  /** The admin token: when set, POST /events and GET /sources need `Authorization: Bearer <token>`. */
   token?: string;
+  /** The daemon's sources: listed by GET /sources; webhook sources are served at /hooks/<name>. */
+  sources?: readonly Source[];
+  /** Where refused webhook requests are counted. */
+  rejects?: RejectCounter;
   /** This harness's name, stamped as `origin` on events that lack one. */
   node: string;
+  /** A token that may read /api and /metrics but change nothing. */
+  readOnlyToken?: string;
+  /** Served at GET /metrics. */
+  metrics?: AgentdMetrics;
+  /** Ingest spans for POST /events; events without a traceparent join the request's trace. */
+  tracing?: Tracing;
+  /** The admin API, mounted at /api. */
+  admin?: Hono;
+  /** Serve the dashboard at /ui from this directory (dist/ui); `true` for the built one. */
+  dashboard?: boolean | string;
 }
+
+export { bearerMatches };
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
 
@@ -31,6 +53,39 @@ export function createHttpApp(options: HttpAppOptions): Hono {
   app.get('/readyz', (c) =>
     options.isReady() ? c.json({ status: 'ready' }) : c.json({ status: 'starting' }, 503),
   );
+
+  const rejects = options.rejects ?? new RejectCounter();
+  const sources = options.sources ?? [];
+  const webhooks = sources.filter(isHttpSource);
+  mountWebhookRoutes(app, { sources: webhooks, rejects, log: options.log, bodyLimitBytes: limit });
+  app.get('/sources', (c) => {
+    if (options.token !== undefined && !bearerMatches(c.req.header('authorization'), options.token))
+      return c.json({ error: 'missing or invalid bearer token' }, 401);
+    const unknown = rejects.forSource(UNKNOWN_SOURCE);
+    return c.json({
+      sources: sources.map((source) => ({
+        name: source.name,
+        kind: source.kind,
+        ...(isHttpSource(source)
+          ? { path: `/hooks/${source.name}`, rejects: rejects.forSource(source.name) }
+          : {}),
+      })),
+      ...(Object.keys(unknown).length === 0 ? {} : { unknownPathRejects: unknown }),
+    });
+  });
+
+  const tokens = {
+    ...(options.token === undefined ? {} : { admin: options.token }),
+    ...(options.readOnlyToken === undefined ? {} : { read: options.readOnlyToken }),
+  };
+  const metrics = options.metrics;
+  if (metrics !== undefined)
+    app.get('/metrics', requireScope(tokens, 'read'), async (c) =>
+      c.body(await metrics.text(), 200, { 'content-type': metrics.contentType }),
+    );
+  if (options.admin !== undefined) app.route('/api', options.admin);
+  if (options.dashboard !== undefined && options.dashboard !== false)
+    mountDashboard(app, ...(typeof options.dashboard === 'string' ? [options.dashboard] : []));
 
   app.post(
     '/events',
@@ -75,13 +130,32 @@ export function createHttpApp(options: HttpAppOptions): Hono {
           return c.json({ error: error.message, issues: error.issues }, 400);
         throw error;
       }
+      const span = options.tracing?.startSpan(
+        'ingest',
+        SpanKind.SERVER,
+        c.req.header('traceparent'),
+        {
+          'http.request.method': 'POST',
+          'url.path': '/events',
+          'agentd.events': events.length,
+        },
+      );
+      if (span !== undefined) {
+        const parent = traceparentOf(span);
+        for (const event of events) event.traceparent ??= parent;
+      }
       try {
         const results = await options.publish(events);
         return c.json({ accepted: results }, 202);
       } catch (error) {
+        span?.recordException(error as Error);
         options.log.error({ err: error }, 'publishing an accepted request failed');
-        c.header('Retry-After', '1');
+        // A BusUnavailableError (NATS away) says when to come back; one second otherwise.
+        const { retryAfterMs } = retrySteering(error);
+        c.header('Retry-After', String(Math.max(1, Math.ceil((retryAfterMs ?? 1_000) / 1_000))));
         return c.json({ error: 'the event store is unavailable; nothing was stored, retry' }, 503);
+      } finally {
+        span?.end();
       }
     },
   );
@@ -92,12 +166,4 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     return c.json({ error: 'internal error' }, 500);
   });
   return app;
-}
-
-/** Constant-time comparison of a bearer token, so response timing says nothing about it. */
-export function bearerMatches(header: string | undefined, token: string): boolean {
-  if (header === undefined || !header.startsWith('Bearer ')) return false;
-  const given = Buffer.from(header.slice('Bearer '.length));
-  const expected = Buffer.from(token);
-  return given.length === expected.length && timingSafeEqual(given, expected);
 }

@@ -313,6 +313,21 @@ export function busConformance(factory: BusFactory): void {
       expect([...(await d2!.loadSteps()).keys()].sort()).toEqual(['empty', 'plan']);
     });
 
+    it('never delivers a settled delivery again, even after its lease would have run out', async () => {
+      const sub = await bus.subscribe('s', options(['done.x'], { leaseMs: 200, maxAttempts: 1 }));
+      await bus.publish([event('done.x', { id: 'acked' }), event('done.x', { id: 'dead' })]);
+      await bus.publish([event('done.x', { id: 'failed' })]);
+      const got = await sub.pull({ max: 3, waitMs: 1_000 });
+      while (got.length < 3) got.push(...(await sub.pull({ max: 3, waitMs: 1_000 })));
+      for (const d of got) {
+        if (d.event.id === 'acked') await d.ack();
+        if (d.event.id === 'dead') await d.deadLetter('poison');
+        if (d.event.id === 'failed') expect(await d.nack({ error: 'last try' })).toBe('dead');
+      }
+      expect(await sub.pull({ max: 3, waitMs: 700 })).toHaveLength(0);
+      expect((await bus.dlq.list()).map((d) => d.event.id).sort()).toEqual(['dead', 'failed']);
+    });
+
     it('stops fanning out to subscriptions that are not retained', async () => {
       const gone = await bus.subscribe('gone', options(['ret.x']));
       await bus.subscribe('kept', options(['ret.x']));

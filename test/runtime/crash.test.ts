@@ -207,12 +207,17 @@ describe('a daemon killed with SIGKILL at random moments and restarted', () => {
     const readyz = await fetch(`${url}/readyz`);
     if (readyz.status !== 200) throw new Error(`GET /readyz answered ${readyz.status}`);
 
+    // POST /events needs the admin token the daemon wrote at its first start.
+    const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();
     // A 202 means the batch is durable in the store.
     for (let i = 0; i < EVENTS; i += 500) {
       const batch = ids.slice(i, i + 500).map((id) => ({ type: TYPE, id, data: { id } }));
       const response = await fetch(`${url}/events`, {
         method: 'POST',
-        headers: { 'content-type': 'application/cloudevents-batch+json' },
+        headers: {
+          'content-type': 'application/cloudevents-batch+json',
+          authorization: `Bearer ${token}`,
+        },
         body: JSON.stringify(batch),
       });
       if (response.status !== 202)

@@ -6,6 +6,8 @@ export interface ClaimedRow {
   seq: number;
   attempt: number;
   available_at: number;
+  /** When the delivery was made: its event's publish time. */
+  created_at: number;
   errors: string | null;
   envelope: string;
 }
@@ -35,7 +37,7 @@ export function claimStatements(db: Database.Database): ClaimStatements {
       WHERE id IN (SELECT id FROM deliveries
                     WHERE sub = ? AND state = 'ready' AND available_at <= ?
                     ORDER BY available_at, id LIMIT ?)
-      RETURNING id, seq, attempt, available_at, errors`,
+      RETURNING id, seq, attempt, available_at, created_at, errors`,
   );
   const envelope = db.prepare<[number], { envelope: string }>(
     `SELECT envelope FROM events WHERE seq = ?`,

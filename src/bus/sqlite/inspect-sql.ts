@@ -5,12 +5,13 @@ import type { AgentdEvent } from '../../core/envelope.js';
 import type { ErrorRecord } from '../bus.js';
 
 export type RunStatus =
-  'queued' | 'retrying' | 'running' | 'completed' | 'skipped' | 'dead' | 'replayed';
+  'queued' | 'retrying' | 'running' | 'waiting' | 'completed' | 'skipped' | 'dead' | 'replayed';
 
 export const RUN_STATUSES: readonly RunStatus[] = [
   'queued',
   'retrying',
   'running',
+  'waiting',
   'completed',
   'skipped',
   'dead',
@@ -52,7 +53,7 @@ export interface RouteStatus {
   oldestQueuedAgeMs: number | null;
 }
 
-interface DeliveryRow {
+export interface DeliveryRow {
   id: number;
   sub: string;
   state: string;
@@ -74,6 +75,9 @@ export function runStatus(state: string, attempt: number): RunStatus {
       return attempt > 0 ? 'retrying' : 'queued';
     case 'leased':
       return 'running';
+    case 'parked':
+      // ctx.waitForEvent: waiting for an event, holding no worker slot.
+      return 'waiting';
     case 'acked':
       return 'completed';
     case 'skipped':
@@ -85,10 +89,12 @@ export function runStatus(state: string, attempt: number): RunStatus {
   }
 }
 
-const STATES_FOR: Record<RunStatus, string> = {
+/** SQL conditions on `deliveries d` for each run status (the admin queries use them too). */
+export const STATES_FOR: Record<RunStatus, string> = {
   queued: `d.state IN ('waiting', 'ready') AND (d.state = 'waiting' OR d.attempt = 0)`,
   retrying: `d.state = 'ready' AND d.attempt > 0`,
   running: `d.state = 'leased'`,
+  waiting: `d.state = 'parked'`,
   completed: `d.state = 'acked'`,
   skipped: `d.state = 'skipped'`,
   dead: `d.state = 'dead'`,
@@ -239,7 +245,7 @@ export class SqliteInspector {
   }
 }
 
-function toRunRecord(row: DeliveryRow): RunRecord {
+export function toRunRecord(row: DeliveryRow): RunRecord {
   const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
   return {
     runId: String(row.id),

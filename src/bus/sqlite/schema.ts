@@ -43,7 +43,8 @@ CREATE TABLE IF NOT EXISTS subscriptions (
 -- One row per (subscription, event): its state machine is
 --   waiting -> ready -> leased -> acked | skipped | dead (-> replayed)
 --                ^--------'  (nack, lease expiry)
--- 'waiting' rows sit behind the head of their partition key.
+-- 'waiting' rows sit behind the head of their partition key. leased -> parked -> ready: a run
+-- waiting for an event (ctx.waitForEvent); a parked head keeps its key.
 CREATE TABLE IF NOT EXISTS deliveries (
   id INTEGER PRIMARY KEY,
   sub TEXT NOT NULL,
@@ -91,6 +92,67 @@ CREATE INDEX IF NOT EXISTS steps_seq ON steps(seq);
 CREATE TABLE IF NOT EXISTS meta (
   key TEXT PRIMARY KEY,
   value TEXT NOT NULL
+) WITHOUT ROWID;
+
+-- A parked delivery's wait (ctx.waitForEvent), one per delivery while it is parked. A published
+-- event of its type that matches its pattern, or the deadline passing, memoizes the outcome as the step
+-- and makes the delivery ready again, in the same transaction (wait-sql.ts).
+CREATE TABLE IF NOT EXISTS waits (
+  delivery INTEGER PRIMARY KEY,
+  sub TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  step TEXT NOT NULL,
+  type TEXT NOT NULL,
+  match TEXT,
+  deadline INTEGER,
+  created_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS waits_type ON waits(type);
+CREATE INDEX IF NOT EXISTS waits_deadline ON waits(deadline) WHERE deadline IS NOT NULL;
+
+-- Outbox actions, recorded with their run's ack or park. idem_key is unique: a re-run records
+-- the same keys, and they are dropped. States (outbox-sql.ts):
+--   pending -> sending -> done | pending (retry later) | dead (-> pending: retried by hand)
+--   pending-approval -> pending (approved) | rejected | expired;   dry-run is final.
+CREATE TABLE IF NOT EXISTS outbox (
+  id INTEGER PRIMARY KEY,
+  idem_key TEXT NOT NULL,
+  run_id TEXT NOT NULL,
+  route TEXT NOT NULL,
+  position TEXT NOT NULL,
+  sink TEXT NOT NULL,
+  action TEXT NOT NULL,
+  params TEXT NOT NULL,
+  lane TEXT,
+  cause TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempt INTEGER NOT NULL DEFAULT 0,
+  available_at INTEGER NOT NULL,
+  lease_until INTEGER,
+  expires_at INTEGER,
+  result TEXT,
+  errors TEXT,
+  reason TEXT,
+  decided_by TEXT,
+  created_at INTEGER NOT NULL,
+  updated_at INTEGER NOT NULL,
+  finished_at INTEGER
+);
+CREATE UNIQUE INDEX IF NOT EXISTS outbox_key ON outbox(idem_key);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox(available_at, id) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS outbox_open ON outbox(run_id, id)
+  WHERE state IN ('pending', 'sending', 'pending-approval');
+CREATE INDEX IF NOT EXISTS outbox_approval ON outbox(expires_at) WHERE state = 'pending-approval';
+CREATE INDEX IF NOT EXISTS outbox_state ON outbox(state, id);
+
+-- Each source's own durable facts (a schedule's last fired slot), kept apart by source name.
+-- Retention never deletes them: they are what lets a restart carry on where the last run stopped.
+CREATE TABLE IF NOT EXISTS source_state (
+  source TEXT NOT NULL,
+  key TEXT NOT NULL,
+  value TEXT NOT NULL,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (source, key)
 ) WITHOUT ROWID;
 `;
 

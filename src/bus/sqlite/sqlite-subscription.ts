@@ -9,10 +9,13 @@ import {
   type Delivery,
   type ErrorRecord,
   type NackOptions,
+  type ParkOptions,
   type PullOptions,
   type Subscription,
   type SubscriptionOptions,
+  type WaitRequest,
 } from '../bus.js';
+import type { RecordedAction } from '../outbox-store.js';
 import type { ClaimedRow } from './claim-sql.js';
 import type { SqliteStatements } from './sqlite-bus.js';
 import type { SettledRow } from './settle-sql.js';
@@ -34,6 +37,7 @@ export interface SubscriptionHost {
   nextWakeAt(name: string): number | undefined;
   waitForChange(ms: number, signal: AbortSignal | undefined): Promise<void>;
   publishInTxn(events: readonly AgentdEvent[], now: number): void;
+  recordActionsInTxn(actions: readonly RecordedAction[], now: number): void;
 }
 
 export class SqliteSubscription implements Subscription {
@@ -73,6 +77,7 @@ class SqliteDelivery implements Delivery {
   readonly attempt: number;
   readonly maxAttempts: number;
   readonly errors: readonly ErrorRecord[];
+  readonly publishedAt: number;
   private readonly id: number;
   private readonly seq: number;
 
@@ -87,6 +92,7 @@ class SqliteDelivery implements Delivery {
     this.deliveryId = String(row.id);
     this.attempt = row.attempt;
     this.maxAttempts = options.maxAttempts;
+    this.publishedAt = row.created_at;
     this.errors = row.errors === null ? [] : (JSON.parse(row.errors) as ErrorRecord[]);
     this.event = JSON.parse(row.envelope) as AgentdEvent;
   }
@@ -107,6 +113,21 @@ class SqliteDelivery implements Delivery {
       }
       if (options.publish !== undefined && options.publish.length > 0)
         this.host.publishInTxn(options.publish, now);
+      if (options.actions !== undefined && options.actions.length > 0)
+        this.host.recordActionsInTxn(options.actions, now);
+    });
+  }
+
+  async park(wait: WaitRequest, options: ParkOptions = {}): Promise<void> {
+    await this.host.write(() => {
+      const now = Date.now();
+      const row = this.host.sql.waits.park(this.id, this.attempt, now);
+      if (row === undefined) throw new LeaseLostError(this.deliveryId);
+      if (options.publish !== undefined && options.publish.length > 0)
+        this.host.publishInTxn(options.publish, now);
+      if (options.actions !== undefined && options.actions.length > 0)
+        this.host.recordActionsInTxn(options.actions, now);
+      if (this.host.sql.waits.wait(this.id, row, wait, now)) this.host.markReadyChanged();
     });
   }
 

@@ -1,10 +1,13 @@
 // agentd dlq list|show|replay|purge: the dead-letter queue.
 import type { Command } from 'commander';
+import { existsSync } from 'node:fs';
 import type { DeadLetter } from '../../bus/bus.js';
 import {
   localTime,
   locateStore,
-  openExistingStore,
+  onNats,
+  openConfiguredBus,
+  openExistingBus,
   parsePositiveInt,
   printJson,
   printTable,
@@ -47,7 +50,7 @@ export function registerDlq(program: Command): void {
   ).action(async (opts: ListOptions) => {
     const limit = parsePositiveInt(opts.limit, '--limit');
     const store = await locateStore(opts);
-    const list = await withStore(openExistingStore(store), (bus) =>
+    const list = await withStore(await openExistingBus(store), (bus) =>
       bus.dlq.list({
         limit,
         ...(opts.route === undefined ? {} : { subscription: opts.route }),
@@ -77,7 +80,11 @@ export function registerDlq(program: Command): void {
       .option('--json', 'print JSON'),
   ).action(async (id: string, opts: StoreOptions & { json?: boolean }) => {
     const store = await locateStore(opts);
-    const found = await withStore(openExistingStore(store), (bus) => bus.dlq.show(id));
+    // No store yet means no dead letters: the one-line error below says so, without a note first.
+    const found =
+      onNats(store) || existsSync(store.dbPath)
+        ? await withStore(await openConfiguredBus(store), (bus) => bus.dlq.show(id))
+        : undefined;
     if (found === undefined)
       throw new UsageError(`no dead letter with id ${id} (see agentd dlq list)`);
     if (opts.json === true) return printJson(found);
@@ -96,8 +103,9 @@ export function registerDlq(program: Command): void {
       .option('--fresh', 'forget memoized steps: the run starts over')
       .option('--json', 'print JSON'),
   ).action(async (ids: string[], opts: BulkOptions) => {
+    checkSelection(ids, opts);
     const store = await locateStore(opts);
-    const count = await withStore(openExistingStore(store), async (bus) =>
+    const count = await withStore(await openExistingBus(store), async (bus) =>
       bus.dlq.replay(await select(bus.dlq, ids, opts), { fresh: opts.fresh === true }),
     );
     report('replayed', count ?? 0, opts.json === true);
@@ -112,12 +120,25 @@ export function registerDlq(program: Command): void {
       .option('-r, --route <name>', 'with --all: only this route')
       .option('--json', 'print JSON'),
   ).action(async (ids: string[], opts: BulkOptions) => {
+    checkSelection(ids, opts);
     const store = await locateStore(opts);
-    const count = await withStore(openExistingStore(store), async (bus) =>
+    const count = await withStore(await openExistingBus(store), async (bus) =>
       bus.dlq.purge(await select(bus.dlq, ids, opts)),
     );
     report('purged', count ?? 0, opts.json === true);
   });
+}
+
+/** Checks ids and --all before any store is opened, so bad arguments fail even on a fresh directory. */
+function checkSelection(ids: string[], opts: BulkOptions): void {
+  if (ids.length > 0 && opts.all === true) throw new UsageError('give ids or --all, not both');
+  if (ids.length === 0 && opts.all !== true)
+    throw new UsageError('give one or more dead letter ids, or --all');
+  if (opts.route !== undefined && opts.all !== true)
+    throw new UsageError('--route goes with --all');
+  const bad = ids.find((id) => !/^\d+$/.test(id));
+  if (bad !== undefined)
+    throw new UsageError(`"${bad}" is not a dead letter id (see agentd dlq list)`);
 }
 
 async function select(
@@ -125,17 +146,7 @@ async function select(
   ids: string[],
   opts: BulkOptions,
 ): Promise<string[]> {
-  if (ids.length > 0 && opts.all === true) throw new UsageError('give ids or --all, not both');
-  if (ids.length === 0 && opts.all !== true)
-    throw new UsageError('give one or more dead letter ids, or --all');
-  if (opts.route !== undefined && opts.all !== true)
-    throw new UsageError('--route goes with --all');
-  if (ids.length > 0) {
-    const bad = ids.find((id) => !/^\d+$/.test(id));
-    if (bad !== undefined)
-      throw new UsageError(`"${bad}" is not a dead letter id (see agentd dlq list)`);
-    return ids;
-  }
+  if (ids.length > 0) return ids;
   const all = await dlq.list({
     limit: Number.MAX_SAFE_INTEGER,
     ...(opts.route === undefined ? {} : { subscription: opts.route }),

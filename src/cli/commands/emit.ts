@@ -3,16 +3,14 @@ import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { toEvent, type EventInput } from '../../core/envelope.js';
 import { ValidationError } from '../../core/errors.js';
-import { readDaemon } from '../../runtime/daemon-file.js';
 import {
   locateStore,
-  openStore,
   parsePositiveInt,
   printJson,
   UsageError,
-  withStore,
   type StoreOptions,
 } from '../cli-support.js';
+import { publishFromCli } from '../publish-event.js';
 
 interface EmitOptions extends StoreOptions {
   data?: string;
@@ -58,38 +56,21 @@ export function registerEmit(program: Command): void {
       }
 
       const store = await locateStore(opts);
-      const daemon = delayMs === undefined ? readDaemon(store.dataDir) : undefined;
-      let result: { id: string; source: string; duplicate: boolean; via: string };
-      if (daemon !== undefined && daemon.url !== '') {
-        const token = store.loaded.config.server?.token ?? process.env.AGENTD_TOKEN;
-        const response = await fetch(`${daemon.url}/events`, {
-          method: 'POST',
-          headers: {
-            'content-type': 'application/cloudevents+json',
-            ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
-          },
-          body: JSON.stringify(event),
-        });
-        const body = (await response.json().catch(() => ({}))) as {
-          accepted?: { id: string; source: string; duplicate: boolean }[];
-          error?: string;
-        };
-        if (response.status !== 202 || body.accepted?.[0] === undefined) {
-          throw new Error(
-            `the daemon at ${daemon.url} refused the event (${response.status}): ${body.error ?? 'no reason given'}`,
-          );
-        }
-        result = { ...body.accepted[0], via: daemon.url };
-      } else {
-        const published = await withStore(openStore(store), (bus) =>
-          bus.publish([event], delayMs === undefined ? {} : { delayMs }),
-        );
-        result = { ...published![0]!, via: store.dbPath };
-      }
+      const { result, daemonRunning } = await publishFromCli(
+        store,
+        event,
+        delayMs === undefined ? {} : { delayMs },
+      );
+      // Quarantined: stored, but no route gets it until it is replayed. Say so, and fail.
+      if (result.quarantined === true) process.exitCode = 1;
       if (opts.json === true) return printJson(result);
+      if (result.quarantined === true)
+        return void process.stderr.write(
+          `agentd: ${type} ${result.id} was quarantined: its data breaks its type's contract (agentd quarantine list)\n`,
+        );
       const what = result.duplicate
         ? 'duplicate, dropped'
-        : daemon === undefined
+        : !daemonRunning
           ? 'stored; it runs when the daemon runs'
           : 'accepted';
       process.stdout.write(`${type} ${result.id} (${what}) via ${result.via}\n`);

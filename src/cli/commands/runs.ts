@@ -5,6 +5,7 @@ import {
   duration,
   localTime,
   locateStore,
+  refuseOnNats,
   openExistingStore,
   parsePositiveInt,
   printJson,
@@ -42,6 +43,7 @@ export function registerRuns(program: Command): void {
         );
       }
       const store = await locateStore(opts);
+      refuseOnNats(store, 'agentd runs');
       const runs = await withStore(openExistingStore(store), (bus) =>
         new SqliteInspector(bus.db).runs({
           limit,

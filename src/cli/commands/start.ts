@@ -1,8 +1,16 @@
 // agentd start: the daemon. Stops gracefully on SIGINT/SIGTERM (a second signal exits at once).
-import type { Command } from 'commander';
-import { startDaemon } from '../../app.js';
+import { Option, type Command } from 'commander';
+import { startDaemon, startWorkerProcess } from '../../app.js';
 import { createLogger } from '../../observe/log.js';
-import { locateStore, parsePositiveInt, type StoreOptions } from '../cli-support.js';
+import { clientToken } from '../../runtime/admin-token.js';
+import { locateStore, parsePositiveInt, UsageError, type StoreOptions } from '../cli-support.js';
+import { spawnWorkerProcesses } from '../worker-processes.js';
+
+interface StartOptions extends StoreOptions {
+  port?: string;
+  workers?: string;
+  workerProcess?: boolean;
+}
 
 export function registerStart(program: Command): void {
   program
@@ -14,9 +22,20 @@ export function registerStart(program: Command): void {
       '-p, --port <port>',
       'HTTP port (default: config server.port or 7700; 0 picks a free one)',
     )
-    .action(async (opts: StoreOptions & { port?: string }) => {
+    .option(
+      '-w, --workers <n>',
+      'worker processes on this machine (needs bus.kind "nats"; default 1, in this process)',
+    )
+    .addOption(new Option('--worker-process', 'run routes only: one of --workers').hideHelp())
+    .action(async (opts: StartOptions) => {
       const store = await locateStore(opts);
       const { config } = store.loaded;
+      const workers = opts.workers === undefined ? 1 : parsePositiveInt(opts.workers, '--workers');
+      if ((workers > 1 || opts.workerProcess === true) && config.bus?.kind !== 'nats')
+        throw new UsageError(
+          '--workers needs bus: { kind: "nats", servers: ... } in the config: the embedded SQLite ' +
+            'store has one writer, so one process runs every route (raise worker.concurrency instead)',
+        );
       const log = createLogger({
         ...(config.log?.level === undefined ? {} : { level: config.log.level }),
         ...(config.log?.pretty === undefined ? {} : { pretty: config.log.pretty }),
@@ -31,12 +50,32 @@ export function registerStart(program: Command): void {
         { config: store.loaded.file ?? '(none: defaults)', dataDir: store.dataDir },
         'starting agentd',
       );
-      const daemon = await startDaemon({
-        config,
-        dataDir: store.dataDir,
-        log,
-        ...(port === undefined ? {} : { port }),
-      });
+      const daemon =
+        opts.workerProcess === true
+          ? await startWorkerProcess({ config, dataDir: store.dataDir, log })
+          : await startDaemon({
+              config,
+              dataDir: store.dataDir,
+              baseDir: store.loaded.baseDir,
+              log,
+              ...(port === undefined ? {} : { port }),
+              ...(workers > 1 ? { runWorker: false } : {}),
+            });
+      // A sign-in link for a person at a terminal only: the token never goes into the log stream.
+      if (daemon.url !== undefined && process.stderr.isTTY) {
+        const token = clientToken(config.server?.token, store.dataDir);
+        process.stderr.write(
+          `dashboard: ${daemon.url}/ui/${token === undefined ? '' : `#token=${encodeURIComponent(token)}`}\n`,
+        );
+      }
+      const processes =
+        workers > 1 && opts.workerProcess !== true
+          ? spawnWorkerProcesses(
+              workers,
+              { config: store.loaded.file, dataDir: store.dataDir },
+              log,
+            )
+          : undefined;
       await new Promise<void>((resolve) => {
         let signals = 0;
         const onSignal = (signal: NodeJS.Signals) => {
@@ -46,7 +85,7 @@ export function registerStart(program: Command): void {
             process.exit(130);
           }
           log.info({ signal }, 'stopping: no new runs; waiting for runs in flight');
-          daemon.stop().then(
+          Promise.all([processes?.stop(), daemon.stop()]).then(
             () => resolve(),
             (error: unknown) => {
               log.error({ err: error }, 'stopping failed');

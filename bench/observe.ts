@@ -1,0 +1,231 @@
+// `npm run bench:observe`: what observability costs. The same SqliteBus + worker workload (no-op
+// handlers, the worst case: nothing hides the bookkeeping) runs with nothing observed, with
+// metrics, and with metrics plus tracing (spans dropped in memory, and exported over OTLP/HTTP to
+// a sink on loopback), interleaved run by run; medians and their ratio to "off" are printed.
+import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
+import Table from 'cli-table3';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { SqliteBus } from '../src/bus/sqlite/sqlite-bus.js';
+import type { ResolvedRoute } from '../src/core/config.js';
+import { toEvent, type AgentdEvent } from '../src/core/envelope.js';
+import { on } from '../src/core/route.js';
+import { LiveFeed } from '../src/observe/live-feed.js';
+import { createLogger } from '../src/observe/log.js';
+import { AgentdMetrics } from '../src/observe/metrics.js';
+import { DaemonObserver, type RunObserver } from '../src/observe/run-observer.js';
+import { Tracing } from '../src/observe/tracing.js';
+import { createWorker, type Worker } from '../src/runtime/worker.js';
+
+const { values: args } = parseArgs({
+  options: {
+    events: { type: 'string', default: process.env.BENCH_EVENTS ?? '50000' },
+    runs: { type: 'string', default: process.env.BENCH_RUNS ?? '5' },
+    batch: { type: 'string', default: '1000' },
+    concurrency: { type: 'string', default: '50' },
+  },
+});
+const EVENTS = Number(args.events);
+const RUNS = Number(args.runs);
+const BATCH = Number(args.batch);
+const CONCURRENCY = Number(args.concurrency);
+const TYPE = 'bench.observe';
+const log = createLogger({ level: 'silent' });
+
+/** Counts spans and drops them: the SDK's cost without any export. */
+class DiscardExporter implements SpanExporter {
+  spans = 0;
+  export(spans: ReadableSpan[], done: Parameters<SpanExporter['export']>[1]): void {
+    this.spans += spans.length;
+    done({ code: 0 });
+  }
+  async shutdown(): Promise<void> {}
+}
+
+interface Mode {
+  name: string;
+  setup(worker: () => Worker): { observer?: RunObserver; close(): Promise<void> };
+}
+
+async function otlpSink(): Promise<{ url: string; close(): Promise<void>; bytes(): number }> {
+  let bytes = 0;
+  const server = createServer((req, res) => {
+    req.on('data', (chunk: Buffer) => (bytes += chunk.length));
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/v1/traces`,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+    bytes: () => bytes,
+  };
+}
+
+function metricsFor(worker: () => Worker): AgentdMetrics {
+  return new AgentdMetrics({ routeCounters: () => worker().stats() });
+}
+
+function modes(sinkUrl: string): Mode[] {
+  return [
+    { name: 'off', setup: () => ({ close: async () => {} }) },
+    {
+      name: 'metrics',
+      setup: (worker) => ({
+        observer: new DaemonObserver({ metrics: metricsFor(worker), live: new LiveFeed() }),
+        close: async () => {},
+      }),
+    },
+    {
+      name: 'metrics + tracing (in memory)',
+      setup: (worker) => {
+        const tracing = new Tracing({ exporter: new DiscardExporter() });
+        return {
+          observer: new DaemonObserver({
+            metrics: metricsFor(worker),
+            tracing,
+            live: new LiveFeed(),
+          }),
+          close: () => tracing.shutdown(),
+        };
+      },
+    },
+    {
+      name: 'metrics + tracing, 10% sampled (OTLP/HTTP)',
+      setup: (worker) => {
+        const tracing = Tracing.otlp({ url: sinkUrl, sampleRatio: 0.1 });
+        return {
+          observer: new DaemonObserver({
+            metrics: metricsFor(worker),
+            tracing,
+            live: new LiveFeed(),
+          }),
+          close: () => tracing.shutdown(),
+        };
+      },
+    },
+    {
+      name: 'metrics + tracing (OTLP/HTTP)',
+      setup: (worker) => {
+        const tracing = Tracing.otlp({ url: sinkUrl });
+        return {
+          observer: new DaemonObserver({
+            metrics: metricsFor(worker),
+            tracing,
+            live: new LiveFeed(),
+          }),
+          close: () => tracing.shutdown(),
+        };
+      },
+    },
+  ];
+}
+
+interface Sample {
+  rate: number;
+  /** This process's CPU time per event: steadier than wall time on a shared machine. */
+  cpuUsPerEvent: number;
+}
+
+async function throughput(mode: Mode, events: AgentdEvent[]): Promise<Sample> {
+  const dir = mkdtempSync(join(tmpdir(), 'agentd-bench-observe-'));
+  const bus = new SqliteBus({ path: join(dir, 'agentd.db') });
+  let handled = 0;
+  const route: ResolvedRoute = {
+    ...on(TYPE, { handler: () => void handled++, concurrency: CONCURRENCY }),
+    name: 'bench',
+  };
+  // The metrics read the worker's counters, and the worker takes the observer: a late binding.
+  const late: { worker?: Worker } = {};
+  const observed = mode.setup(() => late.worker as Worker);
+  const worker = createWorker({
+    bus,
+    routes: [route],
+    log,
+    source: 'bench',
+    concurrency: CONCURRENCY,
+    ...(observed.observer === undefined ? {} : { observer: observed.observer }),
+  });
+  late.worker = worker;
+  try {
+    await worker.start();
+    const acked = bus.db
+      .prepare<[], number>(`SELECT count(*) FROM deliveries WHERE state = 'acked'`)
+      .pluck();
+    let finish: (at: number) => void = () => undefined;
+    const finished = new Promise<number>((resolve) => (finish = resolve));
+    bus.commit.onCommit(() => {
+      if (handled >= events.length && acked.get() === events.length) finish(performance.now());
+    });
+    const started = performance.now();
+    const cpu = process.cpuUsage();
+    for (let i = 0; i < events.length; i += BATCH) await bus.publish(events.slice(i, i + BATCH));
+    const ended = await finished;
+    const used = process.cpuUsage(cpu);
+    return {
+      rate: (events.length / (ended - started)) * 1_000,
+      cpuUsPerEvent: (used.user + used.system) / events.length,
+    };
+  } finally {
+    await worker.stop();
+    await observed.close();
+    await bus.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] as number;
+}
+
+async function main(): Promise<void> {
+  const sink = await otlpSink();
+  const all = modes(sink.url);
+  const results = new Map<string, Sample[]>(all.map((m) => [m.name, []]));
+  process.stdout.write(
+    `${EVENTS} no-op events per run, ${RUNS} runs per mode (interleaved), concurrency ${CONCURRENCY}\n`,
+  );
+  // A warm-up run so JIT and page cache treat every mode alike.
+  await throughput(all[0] as Mode, makeEvents(Math.min(EVENTS, 10_000)));
+  for (let run = 0; run < RUNS; run++) {
+    for (const mode of all) {
+      const sample = await throughput(mode, makeEvents(EVENTS));
+      results.get(mode.name)?.push(sample);
+      process.stdout.write(
+        `  run ${run + 1} ${mode.name}: ${Math.round(sample.rate)} events/s, ${sample.cpuUsPerEvent.toFixed(1)} µs CPU/event\n`,
+      );
+    }
+  }
+  await sink.close();
+  const rateOf = (name: string) => median((results.get(name) ?? []).map((s) => s.rate));
+  // The least CPU a mode needed: on a shared machine, other processes only ever add to it.
+  const cpuOf = (name: string) =>
+    Math.min(...(results.get(name) ?? []).map((s) => s.cpuUsPerEvent));
+  const table = new Table({
+    head: ['mode', 'events/s (median)', 'throughput vs off', 'CPU µs/event (min)', 'CPU vs off'],
+  });
+  for (const mode of all) {
+    table.push([
+      mode.name,
+      Math.round(rateOf(mode.name)).toLocaleString('en'),
+      (rateOf(mode.name) / rateOf('off')).toFixed(3),
+      cpuOf(mode.name).toFixed(1),
+      (cpuOf(mode.name) / cpuOf('off')).toFixed(3),
+    ]);
+  }
+  process.stdout.write(`${table.toString()}\nOTLP sink received ${sink.bytes()} bytes\n`);
+  process.stdout.write('target: at most 10% cost with metrics and tracing on\n');
+}
+
+function makeEvents(count: number): AgentdEvent[] {
+  return Array.from({ length: count }, () =>
+    toEvent({ type: TYPE }, { source: 'bench', trust: 'internal' }),
+  );
+}
+
+await main();

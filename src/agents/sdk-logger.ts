@@ -1,0 +1,23 @@
+// The vendor SDKs log through console by default, which would break agentd's JSON log lines;
+// this hands their warnings and errors to pino instead (whose redaction covers keys and headers).
+import type { Logger } from '../observe/log.js';
+
+type LogFn = (message: string, ...rest: unknown[]) => void;
+
+export interface SdkLogger {
+  error: LogFn;
+  warn: LogFn;
+  info: LogFn;
+  debug: LogFn;
+}
+
+export function sdkLogger(log: Logger): SdkLogger {
+  const child = log.child({ component: 'provider-sdk' });
+  // Only the message is kept: the SDKs' extra arguments can hold request options.
+  return {
+    error: (message) => child.error(message),
+    warn: (message) => child.warn(message),
+    info: (message) => child.debug(message),
+    debug: (message) => child.trace(message),
+  };
+}

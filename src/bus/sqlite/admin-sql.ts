@@ -1,0 +1,368 @@
+// Read-side queries for the admin API and the dashboard: pages of events, runs and dead letters,
+// newest first, with keyset cursors (a cursor is the last row's seq or id, so a page costs the
+// same on the first page and the thousandth), and one run with its steps. Nothing here writes.
+import type Database from 'better-sqlite3';
+import type { AgentdEvent } from '../../core/envelope.js';
+import { compilePattern } from '../../core/type-pattern.js';
+import type { ErrorRecord } from '../bus.js';
+import {
+  runStatus,
+  STATES_FOR,
+  toRunRecord,
+  type DeliveryRow,
+  type RunRecord,
+  type RunStatus,
+} from './inspect-sql.js';
+
+export interface Page<T> {
+  items: T[];
+  /** Pass as `cursor` for the next (older) page; null on the last one. */
+  nextCursor: string | null;
+}
+
+export interface EventRun {
+  runId: string;
+  route: string;
+  status: RunStatus;
+  attempt: number;
+}
+
+export interface EventSummary {
+  seq: number;
+  storedAt: string;
+  /** The envelope; `data` is left out of pages (GET /api/events/:id has it). */
+  event: Omit<AgentdEvent, 'data' | 'data_base64'>;
+  runs: EventRun[];
+}
+
+export interface EventFilter {
+  /** Exact type, or a pattern (`a.*`, `a.**`). */
+  type?: string;
+  key?: string;
+  /** stored_at bounds, ms since the epoch. */
+  since?: number;
+  until?: number;
+  /** Events with at least one run in this status. */
+  status?: RunStatus;
+  /** An event id, an exact type or a partition key. */
+  q?: string;
+  cursor?: number;
+  limit: number;
+}
+
+export interface RunFilter {
+  route?: string;
+  status?: RunStatus;
+  eventId?: string;
+  cursor?: number;
+  limit: number;
+}
+
+export interface StepRecord {
+  name: string;
+  at: string;
+  value: unknown;
+}
+
+export interface RunDetail extends RunRecord {
+  /** Why it was dead-lettered, when it was. */
+  deadReason: string | null;
+  event: AgentdEvent;
+  steps: StepRecord[];
+}
+
+export interface DeadLetterSummary {
+  deliveryId: string;
+  route: string;
+  eventId: string;
+  eventType: string;
+  attempts: number;
+  reason: string;
+  errors: ErrorRecord[];
+  deadAt: string;
+}
+
+const RARE_STATUSES = new Set<RunStatus>(['queued', 'retrying', 'running', 'dead']);
+
+interface EventRow {
+  seq: number;
+  stored_at: number;
+  envelope: string;
+}
+
+export class AdminQueries {
+  private readonly runsOf: Database.Statement<
+    [number],
+    { id: number; sub: string; state: string; attempt: number }
+  >;
+  private readonly byId: Database.Statement<[string], EventRow>;
+  private readonly topSeq: Database.Statement<[], { seq: number | null }>;
+  private readonly after: Database.Statement<[number, number], EventRow>;
+  private readonly stepsOf: Database.Statement<
+    [string, number],
+    { name: string; value: string; at: number }
+  >;
+  private readonly runRow: Database.Statement<
+    [number],
+    DeliveryRow & { seq: number; reason: string | null; envelope: string }
+  >;
+
+  constructor(private readonly db: Database.Database) {
+    this.runsOf = db.prepare(
+      `SELECT id, sub, state, attempt FROM deliveries WHERE seq = ? ORDER BY id`,
+    );
+    // No index on id alone ((source, id) is the unique one): a scan, newest first, for search.
+    this.byId = db.prepare(
+      `SELECT seq, stored_at, envelope FROM events WHERE id = ? ORDER BY seq DESC LIMIT 1`,
+    );
+    this.topSeq = db.prepare(`SELECT max(seq) AS seq FROM events`);
+    this.after = db.prepare(
+      `SELECT seq, stored_at, envelope FROM events WHERE seq > ? ORDER BY seq LIMIT ?`,
+    );
+    this.stepsOf = db.prepare(`SELECT name, value, at FROM steps WHERE sub = ? AND seq = ?`);
+    this.runRow = db.prepare(
+      `SELECT d.id, d.sub, d.seq, d.state, d.attempt, d.pkey, d.errors, d.reason, d.created_at,
+              d.started_at, d.finished_at, e.type, e.id AS event_id, e.envelope
+         FROM deliveries d JOIN events e ON e.seq = d.seq WHERE d.id = ?`,
+    );
+  }
+
+  events(filter: EventFilter): Page<EventSummary> {
+    const where: string[] = [];
+    const params: (string | number)[] = [];
+    let match: ((type: string) => boolean) | undefined;
+    if (filter.cursor !== undefined) {
+      where.push('e.seq < ?');
+      params.push(filter.cursor);
+    }
+    if (filter.type !== undefined) {
+      if (filter.type.includes('*')) {
+        // GLOB's * also crosses dots, so it narrows the rows and the pattern decides. The unary +
+        // keeps SQLite walking seq newest first instead of sorting every match of events_type.
+        match = compilePattern(filter.type);
+        where.push('+e.type GLOB ?');
+        params.push(filter.type.replace(/\*\*?/g, '*'));
+      } else {
+        where.push('e.type = ?');
+        params.push(filter.type);
+      }
+    }
+    if (filter.key !== undefined) {
+      where.push('e.partitionkey = ?');
+      params.push(filter.key);
+    }
+    if (filter.since !== undefined) {
+      where.push('e.stored_at >= ?');
+      params.push(filter.since);
+    }
+    if (filter.until !== undefined) {
+      where.push('e.stored_at <= ?');
+      params.push(filter.until);
+    }
+    if (filter.status !== undefined) {
+      const state = STATES_FOR[filter.status];
+      // Unfinished and dead runs are few and indexed (deliveries_ready, _waiting, _leased, _dead):
+      // start from them. Finished ones are most events: walk the events and check each.
+      where.push(
+        RARE_STATUSES.has(filter.status)
+          ? `e.seq IN (SELECT d.seq FROM deliveries d WHERE ${state})`
+          : `EXISTS (SELECT 1 FROM deliveries d WHERE d.seq = e.seq AND (${state}))`,
+      );
+    }
+    if (filter.q !== undefined) {
+      where.push('(e.id = ? OR e.type = ? OR e.partitionkey = ?)');
+      params.push(filter.q, filter.q, filter.q);
+    }
+    const rows = this.db
+      .prepare<(string | number)[], EventRow & { type: string }>(
+        `SELECT e.seq, e.stored_at, e.type, e.envelope FROM events e
+          ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
+          ORDER BY e.seq DESC`,
+      )
+      .iterate(...params);
+    const items: EventSummary[] = [];
+    let more = false;
+    for (const row of rows) {
+      if (match !== undefined && !match(row.type)) continue;
+      if (items.length === filter.limit) {
+        more = true;
+        break;
+      }
+      items.push(this.summary(row));
+    }
+    return page(items, more, (item) => item.seq);
+  }
+
+  /** The newest event with this id (ids are unique per source; a clash across sources is rare). */
+  event(id: string): (EventSummary & { event: AgentdEvent }) | undefined {
+    const row = this.byId.get(id);
+    if (row === undefined) return undefined;
+    return { ...this.summary(row, true), event: JSON.parse(row.envelope) as AgentdEvent };
+  }
+
+  lastSeq(): number {
+    return this.topSeq.get()?.seq ?? 0;
+  }
+
+  /** Events stored after `afterSeq`, oldest first: what the live stream sends. */
+  eventsAfter(afterSeq: number, limit: number): EventSummary[] {
+    return this.after.all(afterSeq, limit).map((row) => this.summary(row));
+  }
+
+  runs(filter: RunFilter): Page<RunRecord> {
+    const where = ['1 = 1'];
+    const params: (string | number)[] = [];
+    if (filter.cursor !== undefined) {
+      where.push('d.id < ?');
+      params.push(filter.cursor);
+    }
+    if (filter.route !== undefined) {
+      where.push('d.sub = ?');
+      params.push(filter.route);
+    }
+    if (filter.status !== undefined) where.push(`(${STATES_FOR[filter.status]})`);
+    if (filter.eventId !== undefined) {
+      where.push('e.id = ?');
+      params.push(filter.eventId);
+    }
+    params.push(filter.limit + 1);
+    const rows = this.db
+      .prepare<(string | number)[], DeliveryRow>(
+        `SELECT d.id, d.sub, d.state, d.attempt, d.pkey, d.errors, d.created_at, d.started_at,
+                d.finished_at, e.type, e.id AS event_id
+           FROM deliveries d JOIN events e ON e.seq = d.seq
+          WHERE ${where.join(' AND ')} ORDER BY d.id DESC LIMIT ?`,
+      )
+      .all(...params);
+    const more = rows.length > filter.limit;
+    return page(rows.slice(0, filter.limit).map(toRunRecord), more, (r) => Number(r.runId));
+  }
+
+  /** One run with its event and the steps it (or an earlier attempt) recorded, in order. */
+  run(runId: number): RunDetail | undefined {
+    const row = this.runRow.get(runId);
+    if (row === undefined) return undefined;
+    const steps = this.stepsOf
+      .all(row.sub, row.seq)
+      .sort((a, b) => a.at - b.at || naturalCompare(a.name, b.name))
+      .map((s) => ({
+        name: s.name,
+        at: new Date(s.at).toISOString(),
+        value: (JSON.parse(s.value) as { v?: unknown }).v,
+      }));
+    return {
+      ...toRunRecord(row),
+      deadReason: row.reason,
+      event: JSON.parse(row.envelope) as AgentdEvent,
+      steps,
+    };
+  }
+
+  deadLetters(filter: {
+    route?: string;
+    type?: string;
+    cursor?: number;
+    limit: number;
+  }): Page<DeadLetterSummary> {
+    const rows = this.deadRows(filter, filter.limit + 1);
+    const more = rows.length > filter.limit;
+    const items = rows.slice(0, filter.limit).map((row) => ({
+      deliveryId: String(row.id),
+      route: row.sub,
+      eventId: row.event_id,
+      eventType: row.type,
+      attempts: row.attempt,
+      reason: row.reason ?? '',
+      errors: row.errors === null ? [] : (JSON.parse(row.errors) as ErrorRecord[]),
+      deadAt: new Date(row.finished_at).toISOString(),
+    }));
+    return page(items, more, (d) => Number(d.deliveryId));
+  }
+
+  /** Every dead letter's id matching the filter: what "replay by filter" and bulk purge act on. */
+  deadIds(filter: { route?: string; type?: string }): string[] {
+    return this.deadRows(filter, Number.MAX_SAFE_INTEGER).map((row) => String(row.id));
+  }
+
+  private deadRows(
+    filter: { route?: string; type?: string; cursor?: number },
+    limit: number,
+  ): {
+    id: number;
+    sub: string;
+    attempt: number;
+    reason: string | null;
+    errors: string | null;
+    finished_at: number;
+    type: string;
+    event_id: string;
+  }[] {
+    // deliveries_dead (sub, id) WHERE state = 'dead' serves the route filter and the order.
+    return this.db
+      .prepare<
+        [
+          number | null,
+          number | null,
+          string | null,
+          string | null,
+          string | null,
+          string | null,
+          number,
+        ],
+        {
+          id: number;
+          sub: string;
+          attempt: number;
+          reason: string | null;
+          errors: string | null;
+          finished_at: number;
+          type: string;
+          event_id: string;
+        }
+      >(
+        `SELECT d.id, d.sub, d.attempt, d.reason, d.errors, d.finished_at, e.type, e.id AS event_id
+           FROM deliveries d JOIN events e ON e.seq = d.seq
+          WHERE d.state = 'dead' AND (? IS NULL OR d.id < ?) AND (? IS NULL OR d.sub = ?)
+            AND (? IS NULL OR e.type = ?)
+          ORDER BY d.id DESC LIMIT ?`,
+      )
+      .all(
+        filter.cursor ?? null,
+        filter.cursor ?? null,
+        filter.route ?? null,
+        filter.route ?? null,
+        filter.type ?? null,
+        filter.type ?? null,
+        limit,
+      );
+  }
+
+  private summary(row: EventRow, keepData = false): EventSummary {
+    const event = JSON.parse(row.envelope) as AgentdEvent;
+    if (!keepData) {
+      delete event.data;
+      delete event.data_base64;
+    }
+    return {
+      seq: row.seq,
+      storedAt: new Date(row.stored_at).toISOString(),
+      event,
+      runs: this.runsOf.all(row.seq).map((d) => ({
+        runId: String(d.id),
+        route: d.sub,
+        status: runStatus(d.state, d.attempt),
+        attempt: d.attempt,
+      })),
+    };
+  }
+}
+
+function page<T>(items: T[], more: boolean, cursorOf: (item: T) => number): Page<T> {
+  const last = items.at(-1);
+  return { items, nextCursor: more && last !== undefined ? String(cursorOf(last)) : null };
+}
+
+/** `turn-2` before `turn-10`: steps written in the same millisecond keep their loop order. */
+function naturalCompare(a: string, b: string): number {
+  return a.localeCompare(b, 'en', { numeric: true });
+}

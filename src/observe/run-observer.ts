@@ -1,0 +1,107 @@
+// What the worker reports about each attempt, and where it goes: metrics (bound per route, no
+// allocation), spans (only when tracing is on) and the live feed (only while someone listens).
+import type { Delivery } from '../bus/bus.js';
+import type { LiveFeed, LiveRunStatus } from './live-feed.js';
+import type { AgentdMetrics, RouteMetrics } from './metrics.js';
+import { RunSpans } from './run-spans.js';
+import type { Tracing } from './tracing.js';
+
+/** How an attempt was settled. */
+export type AttemptOutcome =
+  'completed' | 'skipped' | 'retry' | 'dead' | 'released' | 'parked' | 'lease-lost' | 'unsettled';
+
+export interface RouteObserver {
+  /** A claimed delivery is about to run; its spans when tracing is on. */
+  started(delivery: Delivery): RunSpans | undefined;
+  /** The handler returned (`ok`) or threw; `result` is its return value or error. */
+  handled(spans: RunSpans | undefined, ok: boolean, durationMs: number, result: unknown): void;
+  settled(delivery: Delivery, spans: RunSpans | undefined, outcome: AttemptOutcome): void;
+}
+
+export interface RunObserver {
+  /** Called once per route when the worker starts. */
+  route(name: string): RouteObserver;
+}
+
+const NOOP_ROUTE: RouteObserver = {
+  started: () => undefined,
+  handled: () => undefined,
+  settled: () => undefined,
+};
+
+export const NOOP_OBSERVER: RunObserver = { route: () => NOOP_ROUTE };
+
+const LIVE_STATUS: Record<AttemptOutcome, LiveRunStatus | undefined> = {
+  completed: 'completed',
+  skipped: 'skipped',
+  retry: 'retrying',
+  dead: 'dead',
+  released: 'queued',
+  parked: undefined,
+  'lease-lost': undefined,
+  unsettled: undefined,
+};
+
+export interface DaemonObserverOptions {
+  metrics?: AgentdMetrics;
+  tracing?: Tracing;
+  live?: LiveFeed;
+}
+
+export class DaemonObserver implements RunObserver {
+  constructor(private readonly options: DaemonObserverOptions) {}
+
+  route(name: string): RouteObserver {
+    return new ObservedRoute(
+      name,
+      this.options.metrics?.route(name),
+      this.options.tracing,
+      this.options.live,
+    );
+  }
+}
+
+class ObservedRoute implements RouteObserver {
+  constructor(
+    private readonly name: string,
+    private readonly metrics: RouteMetrics | undefined,
+    private readonly tracing: Tracing | undefined,
+    private readonly live: LiveFeed | undefined,
+  ) {}
+
+  started(delivery: Delivery): RunSpans | undefined {
+    if (this.metrics !== undefined && delivery.attempt === 1) {
+      const published = delivery.publishedAt ?? Date.parse(delivery.event.time);
+      if (Number.isFinite(published))
+        this.metrics.publishToStart.observe(Math.max(0, Date.now() - published) / 1_000);
+    }
+    if (this.live?.active === true) this.notify(delivery, 'running');
+    return this.tracing === undefined ? undefined : new RunSpans(this.tracing, this.name, delivery);
+  }
+
+  handled(spans: RunSpans | undefined, ok: boolean, durationMs: number, result: unknown): void {
+    if (this.metrics !== undefined) {
+      (ok ? this.metrics.completed : this.metrics.failed).observe(durationMs / 1_000);
+      if (ok) this.metrics.addUsage(result);
+    }
+    spans?.endHandler(ok ? undefined : result);
+  }
+
+  settled(delivery: Delivery, spans: RunSpans | undefined, outcome: AttemptOutcome): void {
+    spans?.end(outcome);
+    if (this.live?.active !== true) return;
+    const status = LIVE_STATUS[outcome];
+    if (status !== undefined) this.notify(delivery, status);
+  }
+
+  private notify(delivery: Delivery, status: LiveRunStatus): void {
+    this.live?.runChanged({
+      runId: delivery.deliveryId,
+      route: this.name,
+      eventId: delivery.event.id,
+      status,
+      attempt: delivery.attempt,
+      at: Date.now(),
+    });
+  }
+}

@@ -1,0 +1,103 @@
+// The spans of one delivery: `deliver <route>` (claim to settle, child of the event's traceparent),
+// `handle <route>` inside it (the handler call; events the run emits name it as their parent),
+// one `step <name>` per ctx.step and whatever the handler opens through ctx.trace.
+import { SpanStatusCode } from '@opentelemetry/api';
+import type { Delivery } from '../bus/bus.js';
+import type { RunTracer, SpanAttributes, TraceSpan } from '../core/run-tracer.js';
+import { SpanKind, traceparentOf, type Span, type Tracing } from './tracing.js';
+
+export class RunSpans implements RunTracer {
+  private readonly deliver: Span;
+  private handler: Span | undefined;
+  private handlerEnded = false;
+  private handlerParent: string | undefined;
+  /** Steps running now; a handler span nests under the step only when exactly one is open. */
+  private readonly openSteps: Span[] = [];
+
+  constructor(
+    private readonly tracing: Tracing,
+    route: string,
+    delivery: Delivery,
+  ) {
+    const event = delivery.event;
+    this.deliver = tracing.startSpan(`deliver ${route}`, SpanKind.CONSUMER, event.traceparent, {
+      // Few attributes: each is copied and exported on every delivery.
+      'messaging.destination.name': route,
+      'messaging.message.id': event.id,
+      'agentd.event.type': event.type,
+      'agentd.run.id': delivery.deliveryId,
+      'agentd.run.attempt': delivery.attempt,
+    });
+  }
+
+  get traceId(): string {
+    return this.deliver.spanContext().traceId;
+  }
+
+  /** Opens the handler span, just before the handler is called. */
+  startHandler(route: string): void {
+    this.handler = this.tracing.startChild(`handle ${route}`, this.deliver);
+  }
+
+  /** The traceparent naming the handler span (or the delivery span before the handler runs). */
+  traceparent(): string {
+    this.handlerParent ??= traceparentOf(this.handler ?? this.deliver);
+    return this.handlerParent;
+  }
+
+  endHandler(error: unknown): void {
+    if (this.handler === undefined || this.handlerEnded) return;
+    this.handlerEnded = true;
+    if (error !== undefined) failSpan(this.handler, error);
+    this.handler.end();
+  }
+
+  /** Ends the delivery span with how the attempt was settled (completed, retry, dead, ...). */
+  end(outcome: string): void {
+    this.endHandler(undefined);
+    this.deliver.setAttribute('agentd.run.outcome', outcome);
+    if (outcome === 'retry' || outcome === 'dead')
+      this.deliver.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
+    this.deliver.end();
+  }
+
+  /** Runs a ctx.step inside its span; `memoized` marks a result handed back from an earlier attempt. */
+  async step<T>(name: string, run: (span: Span) => Promise<T>): Promise<T> {
+    const span = this.tracing.startChild(`step ${name}`, this.handler ?? this.deliver, {
+      'agentd.step.name': name,
+    });
+    this.openSteps.push(span);
+    try {
+      return await run(span);
+    } catch (error) {
+      failSpan(span, error);
+      throw error;
+    } finally {
+      this.openSteps.splice(this.openSteps.indexOf(span), 1);
+      span.end();
+    }
+  }
+
+  async span<T>(
+    name: string,
+    attributes: SpanAttributes | undefined,
+    fn: (span: TraceSpan) => T | Promise<T>,
+  ): Promise<T> {
+    const only = this.openSteps.length === 1 ? this.openSteps[0] : undefined;
+    const span = this.tracing.startChild(name, only ?? this.handler ?? this.deliver, attributes);
+    try {
+      return await fn(span);
+    } catch (error) {
+      failSpan(span, error);
+      throw error;
+    } finally {
+      span.end();
+    }
+  }
+}
+
+function failSpan(span: Span, error: unknown): void {
+  const message = error instanceof Error ? error.message : String(error);
+  span.setStatus({ code: SpanStatusCode.ERROR, message });
+  if (error instanceof Error) span.recordException(error);
+}

@@ -1,0 +1,249 @@
+// The admin API under /api: events, runs with their steps, lineage, the dead-letter queue (inspect,
+// replay one or by filter, purge), routes and a live stream. Reads need the read-only or the admin
+// token; anything that changes state needs the admin token.
+import { Hono, type Context } from 'hono';
+import type { DeadLetterQueue } from '../bus/bus.js';
+import type { AdminQueries } from '../bus/sqlite/admin-sql.js';
+import type { SqliteInspector } from '../bus/sqlite/inspect-sql.js';
+import type { LineageQueries } from '../bus/sqlite/lineage-sql.js';
+import type { RunStatus } from '../bus/sqlite/inspect-sql.js';
+import type { LiveFeed } from '../observe/live-feed.js';
+import type { Logger } from '../observe/log.js';
+import { requireScope, scopeOf, type AdminTokens } from './admin-auth.js';
+import {
+  dlqBulkBody,
+  dlqQuery,
+  eventsQuery,
+  parseWith,
+  replayOneBody,
+  runsQuery,
+  type ParseResult,
+} from './admin-params.js';
+import { streamLive } from './live-stream.js';
+
+/** The embedded store's read side; absent on NATS, whose history agentd does not keep. */
+export interface AdminStore {
+  queries: AdminQueries;
+  lineage: LineageQueries;
+  inspector: SqliteInspector;
+}
+
+export interface AdminApiOptions {
+  tokens: AdminTokens;
+  store: AdminStore | undefined;
+  dlq: DeadLetterQueue;
+  /** In-flight runs per route, from this process's worker. */
+  inFlight(): Record<string, number>;
+  live: LiveFeed;
+  log: Logger;
+  node: string;
+  /** Aborts open live streams when the daemon stops (an open stream would hold the server open). */
+  signal: AbortSignal;
+}
+
+const NO_STORE =
+  'the admin API reads the embedded SQLite store; with bus.kind "nats" use agentd status and agentd dlq';
+
+export function createAdminApi(options: AdminApiOptions): Hono {
+  const api = new Hono();
+  const { tokens } = options;
+  const read = requireScope(tokens, 'read');
+  const admin = requireScope(tokens, 'admin');
+  api.use('*', read);
+
+  api.get('/whoami', (c) =>
+    c.json({ scope: scopeOf(c.req.header('authorization'), tokens), node: options.node }),
+  );
+
+  api.get('/events', (c) =>
+    withStore(c, options, (store) =>
+      answer(c, parseWith(eventsQuery, c.req.query()), (q) =>
+        store.queries.events({
+          limit: q.limit,
+          ...defined({
+            type: q.type,
+            key: q.key,
+            since: q.since,
+            until: q.until,
+            status: q.status as RunStatus | undefined,
+            q: q.q,
+            cursor: q.cursor,
+          }),
+        }),
+      ),
+    ),
+  );
+
+  api.get('/events/:id', (c) =>
+    withStore(c, options, (store) => {
+      const found = store.queries.event(c.req.param('id'));
+      return found === undefined
+        ? c.json({ error: `no event with id ${c.req.param('id')}` }, 404)
+        : c.json(found);
+    }),
+  );
+
+  api.get('/events/:id/lineage', (c) =>
+    withStore(c, options, (store) => {
+      const tree = store.lineage.lineage(c.req.param('id'));
+      return tree === undefined
+        ? c.json({ error: `no event with id ${c.req.param('id')}` }, 404)
+        : c.json(tree);
+    }),
+  );
+
+  api.get('/runs', (c) =>
+    withStore(c, options, (store) =>
+      answer(c, parseWith(runsQuery, c.req.query()), (q) =>
+        store.queries.runs({
+          limit: q.limit,
+          ...defined({
+            route: q.route,
+            status: q.status as RunStatus | undefined,
+            eventId: q.event,
+            cursor: q.cursor,
+          }),
+        }),
+      ),
+    ),
+  );
+
+  api.get('/runs/:id', (c) =>
+    withStore(c, options, (store) => {
+      const id = c.req.param('id');
+      const run = /^\d{1,15}$/.test(id) ? store.queries.run(Number(id)) : undefined;
+      return run === undefined ? c.json({ error: `no run with id ${id}` }, 404) : c.json(run);
+    }),
+  );
+
+  api.get('/routes', (c) =>
+    withStore(c, options, (store) => {
+      const inFlight = options.inFlight();
+      return c.json({
+        routes: store.inspector.routes().map((route) => ({
+          ...route,
+          inFlight: inFlight[route.route] ?? 0,
+          // The governor (budgets, pauses) does not exist yet: nothing to report.
+          paused: false,
+          budget: null,
+        })),
+      });
+    }),
+  );
+
+  api.get('/dlq', (c) =>
+    withStore(c, options, (store) =>
+      answer(c, parseWith(dlqQuery, c.req.query()), (q) =>
+        store.queries.deadLetters({
+          limit: q.limit,
+          ...defined({ route: q.route, type: q.type, cursor: q.cursor }),
+        }),
+      ),
+    ),
+  );
+
+  api.get('/dlq/:id', async (c) => {
+    const found = await options.dlq.show(c.req.param('id'));
+    return found === undefined
+      ? c.json({ error: `no dead letter with id ${c.req.param('id')}` }, 404)
+      : c.json(found);
+  });
+
+  api.post('/dlq/:id/replay', admin, async (c) => {
+    const body = parseWith(replayOneBody, await jsonBody(c));
+    if (!body.ok) return c.json({ error: body.error, issues: body.issues }, 400);
+    const id = c.req.param('id');
+    const replayed = await options.dlq.replay([id], { fresh: body.value.fresh === true });
+    if (replayed === 0) return c.json({ error: `no dead letter with id ${id}` }, 404);
+    options.log.info({ deliveryId: id, via: 'api' }, 'dead letter replayed');
+    return c.json({ replayed });
+  });
+
+  api.post('/dlq/replay', admin, (c) =>
+    bulk(c, options, async (ids, fresh) => {
+      const replayed = await options.dlq.replay(ids, { fresh });
+      options.log.info({ replayed, via: 'api' }, 'dead letters replayed');
+      return { replayed };
+    }),
+  );
+
+  api.delete('/dlq/:id', admin, async (c) => {
+    const id = c.req.param('id');
+    const purged = await options.dlq.purge([id]);
+    if (purged === 0) return c.json({ error: `no dead letter with id ${id}` }, 404);
+    return c.json({ purged });
+  });
+
+  api.post('/dlq/purge', admin, (c) =>
+    bulk(c, options, async (ids) => ({ purged: await options.dlq.purge(ids) })),
+  );
+
+  api.get('/stream', (c) =>
+    withStore(c, options, (store) =>
+      streamLive(c, {
+        queries: store.queries,
+        live: options.live,
+        signal: options.signal,
+        after: c.req.query('after'),
+      }),
+    ),
+  );
+
+  return api;
+}
+
+function withStore(
+  c: Context,
+  options: AdminApiOptions,
+  fn: (store: AdminStore) => Response | Promise<Response>,
+): Response | Promise<Response> {
+  return options.store === undefined ? c.json({ error: NO_STORE }, 501) : fn(options.store);
+}
+
+function answer<T>(c: Context, parsed: ParseResult<T>, fn: (value: T) => unknown): Response {
+  if (!parsed.ok) return c.json({ error: parsed.error, issues: parsed.issues }, 400);
+  return c.json(fn(parsed.value));
+}
+
+async function bulk(
+  c: Context,
+  options: AdminApiOptions,
+  act: (ids: string[], fresh: boolean) => Promise<Record<string, number>>,
+): Promise<Response> {
+  const parsed = parseWith(dlqBulkBody, await jsonBody(c));
+  if (!parsed.ok) return c.json({ error: parsed.error, issues: parsed.issues }, 400);
+  const body = parsed.value;
+  let ids = body.ids;
+  if (ids === undefined) {
+    if (options.store === undefined) {
+      const all = await options.dlq.list({
+        limit: Number.MAX_SAFE_INTEGER,
+        ...defined({ subscription: body.route, type: body.type }),
+      });
+      ids = all.map((d) => d.deliveryId);
+    } else {
+      ids = options.store.queries.deadIds(defined({ route: body.route, type: body.type }));
+    }
+  }
+  return c.json(await act(ids, body.fresh === true));
+}
+
+/** The request's JSON body; an empty body is `{}`, a malformed one is passed on to fail validation. */
+async function jsonBody(c: Context): Promise<unknown> {
+  const text = await c.req.text();
+  if (text.trim() === '') return {};
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return 'not JSON';
+  }
+}
+
+/** Drops undefined values, so optional properties stay absent (exactOptionalPropertyTypes). */
+function defined<T extends Record<string, unknown>>(
+  value: T,
+): { [K in keyof T]?: Exclude<T[K], undefined> } {
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) if (v !== undefined) out[key] = v;
+  return out as { [K in keyof T]?: Exclude<T[K], undefined> };
+}

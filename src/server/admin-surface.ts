@@ -1,0 +1,111 @@
+// Everything a daemon shows about itself, assembled in one place for the composition root: the
+// metrics registry, the tracer (when observe.otlp is set or an exporter is passed), the live feed,
+// the run observer the worker reports to, and the admin API over the store's read side.
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import type Database from 'better-sqlite3';
+import type { Hono } from 'hono';
+import type { DeadLetterQueue } from '../bus/bus.js';
+import { AdminQueries } from '../bus/sqlite/admin-sql.js';
+import { BacklogReader } from '../bus/sqlite/backlog-sql.js';
+import { SqliteInspector } from '../bus/sqlite/inspect-sql.js';
+import { LineageQueries } from '../bus/sqlite/lineage-sql.js';
+import type { ResolvedConfig } from '../core/config.js';
+import { LiveFeed } from '../observe/live-feed.js';
+import type { Logger } from '../observe/log.js';
+import { AgentdMetrics, type RouteCounters } from '../observe/metrics.js';
+import type { RejectCount } from '../observe/reject-counter.js';
+import { DaemonObserver, type RunObserver } from '../observe/run-observer.js';
+import { Tracing } from '../observe/tracing.js';
+import type { AdminTokens } from './admin-auth.js';
+import { createAdminApi } from './admin-api.js';
+
+export interface AdminSurfaceOptions {
+  config: ResolvedConfig;
+  node: string;
+  log: Logger;
+  /** The embedded store's connection; undefined on NATS (no backlog gauges, no history API). */
+  db: Database.Database | undefined;
+  /** Read at scrape time: the worker's counters and the webhook reject counts. */
+  routeCounters: () => Record<string, RouteCounters>;
+  rejects: () => RejectCount[];
+  /** Spans go here instead of (or without) observe.otlp: tests and embedders. */
+  traceExporter?: SpanExporter;
+}
+
+export class AdminSurface {
+  readonly metrics: AgentdMetrics;
+  readonly tracing: Tracing | undefined;
+  readonly live = new LiveFeed();
+  readonly observer: RunObserver;
+  private readonly streams = new AbortController();
+
+  constructor(private readonly options: AdminSurfaceOptions) {
+    const { db } = options;
+    const backlog = db === undefined ? undefined : new BacklogReader(db);
+    this.metrics = new AgentdMetrics({
+      routeCounters: options.routeCounters,
+      ...(backlog === undefined ? {} : { backlog: () => backlog.read() }),
+      rejects: options.rejects,
+    });
+    this.tracing = tracingFor(options);
+    this.observer = new DaemonObserver({
+      metrics: this.metrics,
+      live: this.live,
+      ...(this.tracing === undefined ? {} : { tracing: this.tracing }),
+    });
+  }
+
+  /** The /api sub-app. */
+  api(options: {
+    tokens: AdminTokens;
+    dlq: DeadLetterQueue;
+    inFlight(): Record<string, number>;
+  }): Hono {
+    const { db } = this.options;
+    return createAdminApi({
+      ...options,
+      store:
+        db === undefined
+          ? undefined
+          : {
+              queries: new AdminQueries(db),
+              lineage: new LineageQueries(db),
+              inspector: new SqliteInspector(db),
+            },
+      live: this.live,
+      log: this.options.log,
+      node: this.options.node,
+      signal: this.streams.signal,
+    });
+  }
+
+  /** Ends live streams: an open one would keep the HTTP server from closing. */
+  closeStreams(): void {
+    this.streams.abort();
+  }
+
+  /** Sends the spans still buffered. */
+  async stop(): Promise<void> {
+    this.closeStreams();
+    try {
+      await this.tracing?.shutdown();
+    } catch (error) {
+      this.options.log.warn({ err: error }, 'exporting the last spans failed');
+    }
+  }
+}
+
+function tracingFor(options: AdminSurfaceOptions): Tracing | undefined {
+  if (options.traceExporter !== undefined)
+    return new Tracing({ exporter: options.traceExporter, node: options.node, immediate: true });
+  const otlp = options.config.observe?.otlp;
+  if (otlp === undefined) return undefined;
+  return Tracing.otlp(
+    {
+      url: otlp.url,
+      ...(otlp.headers === undefined ? {} : { headers: otlp.headers }),
+      ...(otlp.sampleRatio === undefined ? {} : { sampleRatio: otlp.sampleRatio }),
+    },
+    options.node,
+  );
+}

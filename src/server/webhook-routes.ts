@@ -1,0 +1,92 @@
+// /hooks/<name>: the ingress side of webhook sources. Checks every endpoint shares run here (404
+// unknown name, 405 method, 415 content type, 413 size) before the source verifies and publishes;
+// each refusal is counted and logged without the body or any secret.
+import type { Context, Hono } from 'hono';
+import type { ContentfulStatusCode } from 'hono/utils/http-status';
+import { UNKNOWN_SOURCE, type RejectCounter } from '../observe/reject-counter.js';
+import type { Logger } from '../observe/log.js';
+import type { HttpSource } from '../sources/source.js';
+import { WebhookRejectedError } from '../sources/webhook/webhook-rejected-error.js';
+import { BodyTooLargeError, readLimitedBody } from './limited-body.js';
+
+export interface WebhookRoutesOptions {
+  sources: readonly HttpSource[];
+  rejects: RejectCounter;
+  log: Logger;
+  /** Default body limit; a source's own bodyLimitBytes overrides it. */
+  bodyLimitBytes: number;
+}
+
+// Headers that identify a delivery to its sender, logged with a refusal to help trace it.
+const DELIVERY_HEADERS = ['x-github-delivery', 'webhook-id', 'x-slack-request-timestamp'];
+
+export function mountWebhookRoutes(app: Hono, options: WebhookRoutesOptions): void {
+  const byName = new Map(options.sources.map((source) => [source.name, source]));
+
+  app.all('/hooks/*', async (c) => {
+    const name = c.req.path.slice('/hooks/'.length);
+    const source = byName.get(name);
+    try {
+      if (source === undefined)
+        throw new WebhookRejectedError(404, 'unknown-source', 'no webhook source at this path');
+      if (c.req.method !== 'POST') {
+        c.header('Allow', 'POST');
+        throw new WebhookRejectedError(405, 'method-not-allowed', 'webhooks are POSTed');
+      }
+      const contentType = mediaType(c.req.header('content-type'));
+      if (!source.contentTypes.includes(contentType))
+        throw new WebhookRejectedError(
+          415,
+          'content-type',
+          `unsupported content type "${contentType || '(none)'}": send ${source.contentTypes.join(' or ')}`,
+        );
+      const body = await readBody(c.req.raw, source.bodyLimitBytes ?? options.bodyLimitBytes);
+      const reply = await source.handle({ headers: c.req.raw.headers, body });
+      return c.json(reply.body, reply.status as ContentfulStatusCode, reply.headers);
+    } catch (error) {
+      if (error instanceof WebhookRejectedError) return refuse(c, source, error, options);
+      options.log.error(
+        { err: error, source: source?.name },
+        'a webhook could not be stored; the sender was told to retry',
+      );
+      c.header('Retry-After', '1');
+      return c.json({ error: 'the event store is unavailable; nothing was stored, retry' }, 503);
+    }
+  });
+}
+
+async function readBody(request: Request, limit: number): Promise<Uint8Array> {
+  try {
+    return await readLimitedBody(request, limit);
+  } catch (error) {
+    if (error instanceof BodyTooLargeError)
+      throw new WebhookRejectedError(413, 'body-too-large', error.message);
+    // The sender went away mid-body (a truncated upload): nothing to verify, nothing stored.
+    throw new WebhookRejectedError(400, 'unreadable-body', 'the request body could not be read');
+  }
+}
+
+function refuse(
+  c: Context,
+  source: HttpSource | undefined,
+  error: WebhookRejectedError,
+  options: WebhookRoutesOptions,
+): Response {
+  const label = source?.name ?? UNKNOWN_SOURCE;
+  options.rejects.add(label, error.reason);
+  const delivery = Object.fromEntries(
+    DELIVERY_HEADERS.flatMap((name) => {
+      const value = c.req.header(name);
+      return value === undefined ? [] : [[name, value.slice(0, 100)]];
+    }),
+  );
+  const fields = { source: label, reason: error.reason, status: error.status, ...delivery };
+  // Scanners probe random paths all day: unknown names are only worth a debug line.
+  if (source === undefined) options.log.debug(fields, `webhook refused: ${error.message}`);
+  else options.log.warn(fields, `webhook refused: ${error.message}`);
+  return c.json({ error: error.message, reason: error.reason }, error.status);
+}
+
+function mediaType(header: string | undefined): string {
+  return (header ?? '').split(';')[0]!.trim().toLowerCase();
+}

@@ -1,0 +1,48 @@
+// A real SqliteBus in a temp directory for the cron, fs and process source tests, with its source
+// state store and a way to read back what the sources published.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteBus } from '../../src/bus/sqlite/sqlite-bus.js';
+import { SqliteSourceState } from '../../src/bus/sqlite/source-state-sql.js';
+import type { AgentdEvent } from '../../src/core/envelope.js';
+import { sourceStateOf, type SourceState } from '../../src/core/source-state.js';
+import { createLogger } from '../../src/observe/log.js';
+import type { Publish } from '../../src/sources/source.js';
+
+export const log = createLogger({ level: 'silent' });
+
+export interface LocalBus {
+  dir: string;
+  bus: SqliteBus;
+  publish: Publish;
+  /** Source state as the daemon hands it to the source named `name`. */
+  stateOf(name: string): SourceState;
+  /** Stored events whose type starts with `prefix`, in publish order. */
+  stored(prefix: string): AgentdEvent[];
+  /** Closes the bus and removes the directory. */
+  close(): Promise<void>;
+}
+
+export function openLocalBus(): LocalBus {
+  const dir = mkdtempSync(join(tmpdir(), 'agentd-sources-'));
+  const bus = new SqliteBus({ path: join(dir, 'agentd.db') });
+  const states = new SqliteSourceState(bus);
+  return {
+    dir,
+    bus,
+    publish: (events) => bus.publish(events),
+    stateOf: (name) => sourceStateOf(states, name),
+    stored: (prefix) =>
+      bus.db
+        .prepare<[string, string], { envelope: string }>(
+          `SELECT envelope FROM events WHERE substr(type, 1, length(?)) = ? ORDER BY seq`,
+        )
+        .all(prefix, prefix)
+        .map((row) => JSON.parse(row.envelope) as AgentdEvent),
+    async close() {
+      await bus.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
