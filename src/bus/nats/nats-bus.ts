@@ -2,6 +2,7 @@
 // once in one stream (subject `<stream>.ev.<key>.<type>`); each route is a durable pull consumer;
 // per-key order, run records, steps and staged emits live in one KV bucket; dead letters in a
 // stream of their own. Nothing a delivery needs lives in one process's memory. See docs/nats-bus.md.
+import { dlqAddedEvent, shouldAnnounce } from '../dlq-announcement.js';
 import type { AgentdEvent } from '../../core/envelope.js';
 import { compilePatterns } from '../../core/type-pattern.js';
 import type {
@@ -169,32 +170,19 @@ export class NatsBus implements Bus, SubscriptionHost {
       { subscription, event, attempts, reason, errors, deadAt },
       `${subToken}:${held.msg.seq}:${held.msg.deliveryCount}`,
     );
-    const type = 'agentd.dlq.added';
-    if (event.type === type || !this.hasSubscribers(type)) return;
+    if (!shouldAnnounce(event, (type) => this.hasSubscribers(type))) return;
     await this.publishInternal([
-      {
-        specversion: '1.0',
+      dlqAddedEvent({
         // Derived from the dead letter, so announcing it again after a crash is a duplicate.
         id: `${this.names.dlqStream}-${id}`,
         source: this.source,
-        type,
         time: deadAt,
-        dataschema: 'agentd:agentd.dlq.added/v1',
-        data: {
-          deliveryId: String(id),
-          subscription,
-          eventId: event.id,
-          eventSource: event.source,
-          eventType: event.type,
-          attempts,
-          reason,
-        },
-        causationid: event.id,
-        correlationid: event.correlationid,
-        depth: event.depth + 1,
-        trust: 'internal',
-        ...(event.traceparent === undefined ? {} : { traceparent: event.traceparent }),
-      },
+        event,
+        deliveryId: String(id),
+        subscription,
+        attempts,
+        reason,
+      }),
     ]);
   }
 

@@ -7,6 +7,7 @@ import { resolve } from 'node:path';
 import type { AgentdEvent } from '../../core/envelope.js';
 import type { IngestGate } from '../../core/ingest-gate.js';
 import { newEventId } from '../../core/ids.js';
+import { dlqAddedEvent, shouldAnnounce } from '../dlq-announcement.js';
 import { compilePatterns } from '../../core/type-pattern.js';
 import {
   backoffDelay,
@@ -300,30 +301,17 @@ export class SqliteBus implements Bus, SubscriptionHost, OutboxHost {
   ): void {
     if (row.pkey !== null) this.sql.keys.advance(row.sub, row.pkey, now);
     this.readyChanged = true;
-    const type = 'agentd.dlq.added';
-    if (event.type === type || !this.hasSubscribers(type)) return;
-    const announcement: AgentdEvent = {
-      specversion: '1.0',
+    if (!shouldAnnounce(event, (type) => this.hasSubscribers(type))) return;
+    const announcement = dlqAddedEvent({
       id: newEventId(),
       source: this.source,
-      type,
       time: new Date(now).toISOString(),
-      dataschema: 'agentd:agentd.dlq.added/v1',
-      data: {
-        deliveryId: String(deliveryId),
-        subscription: row.sub,
-        eventId: event.id,
-        eventSource: event.source,
-        eventType: event.type,
-        attempts,
-        reason,
-      },
-      causationid: event.id,
-      correlationid: event.correlationid,
-      depth: event.depth + 1,
-      trust: 'internal',
-      ...(event.traceparent === undefined ? {} : { traceparent: event.traceparent }),
-    };
+      event,
+      deliveryId: String(deliveryId),
+      subscription: row.sub,
+      attempts,
+      reason,
+    });
     this.publishInTxn([announcement], now);
   }
 
