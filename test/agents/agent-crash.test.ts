@@ -1,12 +1,13 @@
 // Crash test: a real daemon is kill -9'd while its agent waits for the third model turn of a
 // tool-using conversation. After a restart the run completes, and the model API saw each finished
 // turn's request exactly once: stored turns and tool calls are replayed, not paid for again.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
+import { REPO, spawnDaemon } from '../fixtures/daemon-child.js';
 import {
   FAKE_KEY,
   startFakeLlmServer,
@@ -14,7 +15,6 @@ import {
   type Reply,
 } from '../fixtures/fake-llm-server.js';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const TOKEN = 'agent-crash-test-token-0123456789';
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -86,26 +86,7 @@ describe('an agent daemon killed with SIGKILL mid-conversation', () => {
   });
 
   function start(): ChildProcess {
-    // `--import tsx` is resolved from the working directory, hence the repository as cwd.
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(REPO, 'src/cli/main.ts'),
-        'start',
-        '--config',
-        configFile,
-        '--data-dir',
-        dataDir,
-        '--port',
-        '0',
-      ],
-      { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const collect = (chunk: Buffer) => output.push(chunk.toString('utf8'));
-    child.stdout?.on('data', collect);
-    child.stderr?.on('data', collect);
+    const { child } = spawnDaemon({ configFile, dataDir, output });
     children.push(child);
     return child;
   }

@@ -1,16 +1,15 @@
 // Crash test: a real daemon is kill -9'd at random moments while 500 events each make one GitHub
 // comment and one Slack message; after the restarts, the fakes hold exactly one of each per event.
 import Database from 'better-sqlite3';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO, spawnDaemon, type DaemonChild } from '../fixtures/daemon-child.js';
 import { GITHUB_TOKEN, startFakeGithub, type FakeGithub } from '../fixtures/fake-github-server.js';
 import { SLACK_TOKEN, startFakeSlack, type FakeSlack } from '../fixtures/fake-slack-server.js';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const EVENTS = 500;
 const KILLS = 5;
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -50,10 +49,7 @@ export default defineConfig({
 `;
 }
 
-interface Incarnation {
-  child: ChildProcess;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+type Incarnation = DaemonChild;
 
 describe('the outbox under kill -9 of the daemon', () => {
   const dir = mkdtempSync(join(tmpdir(), 'agentd-outbox-crash-'));
@@ -66,32 +62,7 @@ describe('the outbox under kill -9 of the daemon', () => {
   let finalExit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
 
   function start(): Incarnation {
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(REPO, 'src/cli/main.ts'),
-        'start',
-        '--config',
-        configFile,
-        '--data-dir',
-        dataDir,
-        '--port',
-        '0',
-      ],
-      { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    const collect = (chunk: Buffer) => {
-      output.push(chunk.toString('utf8'));
-      if (output.length > 200) output.shift();
-    };
-    child.stdout?.on('data', collect);
-    child.stderr?.on('data', collect);
-    const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-      child.once('exit', (code, signal) => resolve({ code, signal })),
-    );
-    return { child, exited };
+    return spawnDaemon({ configFile, dataDir, output });
   }
 
   async function ready(incarnation: Incarnation): Promise<string> {
@@ -139,6 +110,7 @@ describe('the outbox under kill -9 of the daemon', () => {
   const done = () => commentCount() >= EVENTS && slack.messages.length >= EVENTS;
 
   beforeAll(async () => {
+    const began = Date.now();
     github = await startFakeGithub({ repos: ['acme/widgets'], latencyMs: 40 });
     slack = await startFakeSlack({ channels: ['C1'], latencyMs: 40 });
     writeFileSync(join(dir, 'package.json'), '{ "type": "module" }\n');
@@ -161,6 +133,13 @@ describe('the outbox under kill -9 of the daemon', () => {
     await sleep(1_500);
     current.child.kill('SIGTERM');
     finalExit = await current.exited;
+    const lookups = github.requests.filter((r) => r.method === 'GET').length;
+    const posts = github.requests.filter((r) => r.method === 'POST').length;
+    console.info(
+      `outbox crash test: ${kills} kills in ${Date.now() - began} ms; GitHub: ${posts} comment ` +
+        `POSTs, ${lookups} lookups for an earlier send; Slack: ${slack.calls('chat.postMessage').length} ` +
+        `posts, ${slack.calls('conversations.history').length} history reads`,
+    );
   }, 300_000);
 
   afterAll(async () => {

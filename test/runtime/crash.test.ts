@@ -1,13 +1,12 @@
 // Crash test: a real daemon process is kill -9'd mid-run again and again, and durable steps still hold.
 import Database from 'better-sqlite3';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REPO, spawnDaemon, type DaemonChild, type Exit } from '../fixtures/daemon-child.js';
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const EVENTS = 5_000;
 const KILLS = 5;
 const ROUTE = 'crash';
@@ -95,15 +94,7 @@ function bump(counts: Map<string, number>, id: string): void {
   counts.set(id, (counts.get(id) ?? 0) + 1);
 }
 
-interface Exit {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-}
-
-interface Incarnation {
-  child: ChildProcess;
-  exited: Promise<Exit>;
-}
+type Incarnation = DaemonChild;
 
 interface Kill {
   /** Runs the killed process held leased: exactly the runs it was in the middle of. */
@@ -133,36 +124,12 @@ describe('a daemon killed with SIGKILL at random moments and restarted', () => {
   let second: Records;
 
   function start(pace = 1): Incarnation {
-    // `--import tsx` is resolved from the working directory, hence the repository as cwd.
-    const child = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(REPO, 'src/cli/main.ts'),
-        'start',
-        '--config',
-        configFile,
-        '--data-dir',
-        dataDir,
-        '--port',
-        '0',
-      ],
-      {
-        cwd: REPO,
-        env: { ...process.env, CRASH_PACE: String(pace) },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      },
-    );
-    const collect = (chunk: Buffer) => {
-      output.push(chunk.toString('utf8'));
-      if (output.length > 200) output.shift();
-    };
-    child.stdout?.on('data', collect);
-    child.stderr?.on('data', collect);
-    const exited = new Promise<Exit>((resolve) =>
-      child.once('exit', (code, signal) => resolve({ code, signal })),
-    );
+    const { child, exited } = spawnDaemon({
+      configFile,
+      dataDir,
+      output,
+      env: { ...process.env, CRASH_PACE: String(pace) },
+    });
     current = { child, exited };
     return current;
   }
