@@ -166,7 +166,10 @@ describe('the dispatcher', () => {
     const agentd = await startAgentd({ outbox: outbox(), routes: [notify] });
     await agentd.publish('work.item', { data: { n: 4 } });
     await until(() => commentsOn(4).length === 1, 'the comment');
-    const [comment] = (await agentd.actions()).filter((a) => a.sink === 'github');
+    // The fake sees the request before the dispatcher commits the action as done.
+    const githubAction = async () => (await agentd.actions()).find((a) => a.sink === 'github');
+    await until(async () => (await githubAction())?.state === 'done', 'the action marked done');
+    const comment = await githubAction();
     expect(comment).toMatchObject({ state: 'done', attempt: 3 });
     expect(comment?.errors.map((e) => e.status)).toEqual([500, 500]);
     // Attempts after a failure look for their earlier send first (it may have gone through).
