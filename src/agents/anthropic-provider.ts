@@ -12,7 +12,7 @@ import type {
   StopReason,
 } from './conversation.js';
 import { resolveApiKey } from './api-key.js';
-import { callWithRetries, DEFAULT_RETRY_POLICY, type RetryPolicy } from './provider-retry.js';
+import { callWithRetries, retryPolicyFor } from './provider-retry.js';
 import type { AnthropicProviderOptions } from './provider-options.js';
 import { sdkLogger } from './sdk-logger.js';
 
@@ -32,10 +32,7 @@ export function createAnthropicProvider(
     logger: sdkLogger(log),
     logLevel: 'warn',
   });
-  const policy: RetryPolicy = {
-    maxRetries: options.maxRetries ?? DEFAULT_RETRY_POLICY.maxRetries,
-    maxWaitMs: options.maxRetryWaitMs ?? DEFAULT_RETRY_POLICY.maxWaitMs,
-  };
+  const policy = retryPolicyFor(options);
   return {
     kind: 'anthropic',
     async complete(request: ModelRequest, call: CallOptions): Promise<ModelResponse> {

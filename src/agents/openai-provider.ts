@@ -12,7 +12,7 @@ import type {
   ModelResponse,
   StopReason,
 } from './conversation.js';
-import { callWithRetries, DEFAULT_RETRY_POLICY, type RetryPolicy } from './provider-retry.js';
+import { callWithRetries, retryPolicyFor } from './provider-retry.js';
 import type { OpenAIProviderOptions } from './provider-options.js';
 import { sdkLogger } from './sdk-logger.js';
 
@@ -33,10 +33,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions, log: Logger
     logger: sdkLogger(log),
     logLevel: 'warn',
   });
-  const policy: RetryPolicy = {
-    maxRetries: options.maxRetries ?? DEFAULT_RETRY_POLICY.maxRetries,
-    maxWaitMs: options.maxRetryWaitMs ?? DEFAULT_RETRY_POLICY.maxWaitMs,
-  };
+  const policy = retryPolicyFor(options);
   const maxTokensField =
     options.maxTokensField ??
     (options.baseURL === undefined ? 'max_completion_tokens' : 'max_tokens');

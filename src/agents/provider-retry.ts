@@ -13,6 +13,17 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY_POLICY: RetryPolicy = { maxRetries: 4, maxWaitMs: 60_000 };
 
+/** A provider's retry policy from its options, defaults filled in. */
+export function retryPolicyFor(options: {
+  maxRetries?: number;
+  maxRetryWaitMs?: number;
+}): RetryPolicy {
+  return {
+    maxRetries: options.maxRetries ?? DEFAULT_RETRY_POLICY.maxRetries,
+    maxWaitMs: options.maxRetryWaitMs ?? DEFAULT_RETRY_POLICY.maxWaitMs,
+  };
+}
+
 /** The error classes of one SDK; both vendor SDKs share this shape. */
 export interface SdkErrorClasses {
   APIError: abstract new (...args: never[]) => Error;
