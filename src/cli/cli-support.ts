@@ -124,3 +124,43 @@ function openSqliteStore(store: CliStore): SqliteBus {
     ...(gate === undefined ? {} : { gate }),
   });
 }
+
+/** How a bulk command (dlq, quarantine, outbox) names what it selects, for its messages. */
+export interface IdSelection {
+  /** As in `"x" is not a <idNoun>`, e.g. "dead letter id". */
+  idNoun: string;
+  /** The command that lists valid ids, e.g. "agentd dlq list". */
+  listCommand: string;
+  /** A filter flag that only makes sense with --all, and its value. */
+  filter?: { flag: string; value: string | undefined };
+}
+
+/** Refuses an id that is not a whole number, naming where valid ids are listed. */
+export function checkIds(ids: readonly string[], selection: IdSelection): void {
+  const bad = ids.find((id) => !/^\d+$/.test(id));
+  if (bad !== undefined)
+    throw new UsageError(
+      `"${bad}" is not a${/^[aeiou]/.test(selection.idNoun) ? 'n' : ''} ${selection.idNoun} (see ${selection.listCommand})`,
+    );
+}
+
+/** Checks ids and --all before any store is opened, so bad arguments fail even on a fresh directory. */
+export function checkSelection(
+  ids: readonly string[],
+  all: boolean | undefined,
+  selection: IdSelection,
+): void {
+  if (ids.length > 0 && all === true) throw new UsageError('give ids or --all, not both');
+  if (ids.length === 0 && all !== true)
+    throw new UsageError(`give one or more ${selection.idNoun}s, or --all`);
+  const filter = selection.filter;
+  if (filter?.value !== undefined && all !== true)
+    throw new UsageError(`${filter.flag} goes with --all`);
+  checkIds(ids, selection);
+}
+
+/** `replayed 3 dead letters`, or `{"replayed":3}` with --json. */
+export function reportCount(verb: string, count: number, noun: string, json: boolean): void {
+  if (json) return printJson({ [verb]: count });
+  process.stdout.write(`${verb} ${count} ${noun}${count === 1 ? '' : 's'}\n`);
+}

@@ -3,6 +3,8 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import type { DeadLetter } from '../../bus/bus.js';
 import {
+  checkSelection,
+  reportCount,
   localTime,
   locateStore,
   onNats,
@@ -35,6 +37,8 @@ const storeOptions = (command: Command) =>
   command
     .option('-c, --config <file>', 'config file')
     .option('-d, --data-dir <dir>', 'store directory');
+
+const DEAD_LETTER_IDS = { idNoun: 'dead letter id', listCommand: 'agentd dlq list' };
 
 export function registerDlq(program: Command): void {
   const dlq = program.command('dlq').description('inspect, replay and purge dead-lettered runs');
@@ -103,12 +107,15 @@ export function registerDlq(program: Command): void {
       .option('--fresh', 'forget memoized steps: the run starts over')
       .option('--json', 'print JSON'),
   ).action(async (ids: string[], opts: BulkOptions) => {
-    checkSelection(ids, opts);
+    checkSelection(ids, opts.all, {
+      ...DEAD_LETTER_IDS,
+      filter: { flag: '--route', value: opts.route },
+    });
     const store = await locateStore(opts);
     const count = await withStore(await openExistingBus(store), async (bus) =>
       bus.dlq.replay(await select(bus.dlq, ids, opts), { fresh: opts.fresh === true }),
     );
-    report('replayed', count ?? 0, opts.json === true);
+    reportCount('replayed', count ?? 0, 'dead letter', opts.json === true);
   });
 
   storeOptions(
@@ -120,25 +127,16 @@ export function registerDlq(program: Command): void {
       .option('-r, --route <name>', 'with --all: only this route')
       .option('--json', 'print JSON'),
   ).action(async (ids: string[], opts: BulkOptions) => {
-    checkSelection(ids, opts);
+    checkSelection(ids, opts.all, {
+      ...DEAD_LETTER_IDS,
+      filter: { flag: '--route', value: opts.route },
+    });
     const store = await locateStore(opts);
     const count = await withStore(await openExistingBus(store), async (bus) =>
       bus.dlq.purge(await select(bus.dlq, ids, opts)),
     );
-    report('purged', count ?? 0, opts.json === true);
+    reportCount('purged', count ?? 0, 'dead letter', opts.json === true);
   });
-}
-
-/** Checks ids and --all before any store is opened, so bad arguments fail even on a fresh directory. */
-function checkSelection(ids: string[], opts: BulkOptions): void {
-  if (ids.length > 0 && opts.all === true) throw new UsageError('give ids or --all, not both');
-  if (ids.length === 0 && opts.all !== true)
-    throw new UsageError('give one or more dead letter ids, or --all');
-  if (opts.route !== undefined && opts.all !== true)
-    throw new UsageError('--route goes with --all');
-  const bad = ids.find((id) => !/^\d+$/.test(id));
-  if (bad !== undefined)
-    throw new UsageError(`"${bad}" is not a dead letter id (see agentd dlq list)`);
 }
 
 async function select(
@@ -152,11 +150,6 @@ async function select(
     ...(opts.route === undefined ? {} : { subscription: opts.route }),
   });
   return all.map((d) => d.deliveryId);
-}
-
-function report(verb: string, count: number, json: boolean): void {
-  if (json) return printJson({ [verb]: count });
-  process.stdout.write(`${verb} ${count} dead letter${count === 1 ? '' : 's'}\n`);
 }
 
 function describe(d: DeadLetter): string {

@@ -11,6 +11,9 @@ import {
 } from '../../bus/outbox-store.js';
 import { actionEvents } from '../../outbox/action-events.js';
 import {
+  checkIds,
+  checkSelection,
+  reportCount,
   localTime,
   locateStore,
   openExistingStore,
@@ -50,6 +53,8 @@ const storeOptions = (command: Command) =>
   command
     .option('-c, --config <file>', 'config file')
     .option('-d, --data-dir <dir>', 'store directory');
+
+const ACTION_IDS = { idNoun: 'action id', listCommand: 'agentd outbox list' };
 
 export function registerOutbox(program: Command): void {
   const outbox = program
@@ -117,7 +122,7 @@ export function registerOutbox(program: Command): void {
       .option('--by <name>', 'who approves (default: your user name)')
       .option('--json', 'print JSON'),
   ).action(async (ids: string[], opts: DecideOptions) => {
-    checkIds(ids);
+    checkIds(ids, ACTION_IDS);
     const approved = await withOutbox(opts, (store) => store.approve(ids, opts.by ?? operator()));
     reportDecision('approved', ids, approved ?? [], opts.json === true);
   });
@@ -131,7 +136,7 @@ export function registerOutbox(program: Command): void {
       .option('--reason <text>', 'why (kept with the action)')
       .option('--json', 'print JSON'),
   ).action(async (ids: string[], opts: DecideOptions) => {
-    checkIds(ids);
+    checkIds(ids, ACTION_IDS);
     const reason = opts.reason ?? 'rejected by an operator';
     const rejected = await withOutbox(opts, (outbox, located) => {
       const source = `agentd://${located.loaded.config.node ?? hostname()}`;
@@ -150,11 +155,11 @@ export function registerOutbox(program: Command): void {
       .option('--all', 'every dead action')
       .option('--json', 'print JSON'),
   ).action(async (ids: string[], opts: BulkOptions) => {
-    checkSelection(ids, opts);
+    checkSelection(ids, opts.all, ACTION_IDS);
     const count = await withOutbox(opts, (store) =>
       store.retryDead(opts.all === true ? 'all' : ids),
     );
-    report('retried', count ?? 0, opts.json === true);
+    reportCount('retried', count ?? 0, 'action', opts.json === true);
   });
 
   storeOptions(
@@ -166,14 +171,14 @@ export function registerOutbox(program: Command): void {
       .option('-s, --state <state>', 'dead (default), done, rejected, expired or dry-run')
       .option('--json', 'print JSON'),
   ).action(async (ids: string[], opts: BulkOptions) => {
-    checkSelection(ids, opts);
+    checkSelection(ids, opts.all, ACTION_IDS);
     const state = opts.state === undefined ? 'dead' : parseState(opts.state, '--state');
     if (!['dead', 'done', 'rejected', 'expired', 'dry-run'].includes(state))
       throw new UsageError(`--state: only finished actions can be purged, not ${state}`);
     const count = await withOutbox(opts, (store) =>
       store.purge(opts.all === true ? 'all' : ids, [state]),
     );
-    report('purged', count ?? 0, opts.json === true);
+    reportCount('purged', count ?? 0, 'action', opts.json === true);
   });
 }
 
@@ -192,19 +197,6 @@ function parseState(value: string, flag: string): ActionState {
   return value as ActionState;
 }
 
-function checkIds(ids: string[]): void {
-  const bad = ids.find((id) => !/^\d+$/.test(id));
-  if (bad !== undefined)
-    throw new UsageError(`"${bad}" is not an action id (see agentd outbox list)`);
-}
-
-function checkSelection(ids: string[], opts: BulkOptions): void {
-  if (ids.length > 0 && opts.all === true) throw new UsageError('give ids or --all, not both');
-  if (ids.length === 0 && opts.all !== true)
-    throw new UsageError('give one or more action ids, or --all');
-  checkIds(ids);
-}
-
 function operator(): string {
   try {
     return userInfo().username;
@@ -219,11 +211,6 @@ function reportDecision(verb: string, ids: string[], done: StoredAction[], json:
   process.stdout.write(`${verb} ${done.length} action${done.length === 1 ? '' : 's'}\n`);
   if (missed.length > 0)
     throw new UsageError(`not waiting for approval (or unknown): ${missed.join(', ')}`);
-}
-
-function report(verb: string, count: number, json: boolean): void {
-  if (json) return printJson({ [verb]: count });
-  process.stdout.write(`${verb} ${count} action${count === 1 ? '' : 's'}\n`);
 }
 
 /** Where an action goes, in a few words: `acme/widgets#42`, `#C123`, a target's name. */

@@ -5,6 +5,8 @@ import type { Bus } from '../../bus/bus.js';
 import type { Quarantine, QuarantinedEvent } from '../../bus/quarantine.js';
 import { describeIssues } from '../../core/ingest-gate.js';
 import {
+  checkSelection,
+  reportCount,
   localTime,
   locateStore,
   openExistingBus,
@@ -33,6 +35,8 @@ const storeOptions = (command: Command) =>
   command
     .option('-c, --config <file>', 'config file')
     .option('-d, --data-dir <dir>', 'store directory');
+
+const QUARANTINE_IDS = { idNoun: 'quarantine id', listCommand: 'agentd quarantine list' };
 
 export function registerQuarantine(program: Command): void {
   const quarantine = program
@@ -91,9 +95,13 @@ export function registerQuarantine(program: Command): void {
       .option('-t, --type <type>', 'with --all: only this event type')
       .option('--json', 'print JSON'),
   ).action(async (ids: string[], opts: BulkOptions) => {
-    checkSelection(ids, opts);
+    checkSelection(ids, opts.all, {
+      ...QUARANTINE_IDS,
+      filter: { flag: '--type', value: opts.type },
+    });
     const outcome = await withQuarantine(opts, async (q) => q.replay(await select(q, ids, opts)));
-    if (outcome === undefined) return report('replayed', 0, opts.json === true);
+    if (outcome === undefined)
+      return reportCount('replayed', 0, 'quarantined event', opts.json === true);
     if (opts.json === true) printJson(outcome);
     else {
       const lines = [
@@ -123,11 +131,14 @@ export function registerQuarantine(program: Command): void {
       .option('-t, --type <type>', 'with --all: only this event type')
       .option('--json', 'print JSON'),
   ).action(async (ids: string[], opts: BulkOptions) => {
-    checkSelection(ids, opts);
+    checkSelection(ids, opts.all, {
+      ...QUARANTINE_IDS,
+      filter: { flag: '--type', value: opts.type },
+    });
     const count = await withQuarantine(opts, async (q) =>
       q.purge(ids.length === 0 && opts.type === undefined ? 'all' : await select(q, ids, opts)),
     );
-    report('purged', count ?? 0, opts.json === true);
+    reportCount('purged', count ?? 0, 'quarantined event', opts.json === true);
   });
 }
 
@@ -147,16 +158,6 @@ async function withQuarantine<T>(
   });
 }
 
-function checkSelection(ids: string[], opts: BulkOptions): void {
-  if (ids.length > 0 && opts.all === true) throw new UsageError('give ids or --all, not both');
-  if (ids.length === 0 && opts.all !== true)
-    throw new UsageError('give one or more quarantine ids, or --all');
-  if (opts.type !== undefined && opts.all !== true) throw new UsageError('--type goes with --all');
-  const bad = ids.find((id) => !/^\d+$/.test(id));
-  if (bad !== undefined)
-    throw new UsageError(`"${bad}" is not a quarantine id (see agentd quarantine list)`);
-}
-
 async function select(quarantine: Quarantine, ids: string[], opts: BulkOptions): Promise<string[]> {
   if (ids.length > 0) return ids;
   const all = await quarantine.list({
@@ -165,11 +166,6 @@ async function select(quarantine: Quarantine, ids: string[], opts: BulkOptions):
   });
   // Oldest first, so a replayed batch is published in the order it first arrived.
   return all.map((q) => q.id).reverse();
-}
-
-function report(verb: string, count: number, json: boolean): void {
-  if (json) return printJson({ [verb]: count });
-  process.stdout.write(`${verb} ${count} quarantined event${count === 1 ? '' : 's'}\n`);
 }
 
 function describe(q: QuarantinedEvent): string {
