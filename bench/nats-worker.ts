@@ -1,5 +1,5 @@
 // A bench worker process for bench/nats.ts: a no-op route on the NATS bus, until SIGTERM.
-import { startWorkerProcess } from '../src/app.js';
+import { startWorkerProcess } from '../src/app-worker.js';
 import { validateConfig } from '../src/core/config.js';
 import { on } from '../src/core/route.js';
 import { createLogger } from '../src/observe/log.js';

@@ -27,6 +27,7 @@ const { values: args } = parseArgs({
     concurrency: { type: 'string' },
     keys: { type: 'string' },
     nats: { type: 'string' },
+    'keyed-only': { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -36,7 +37,8 @@ if (args.help === true) {
   --batch N         events per publish() call (default 500)
   --concurrency N   handler concurrency per worker (default 50)
   --keys N          partition keys in the keyed measurement (default 100)
-  --nats URL        NATS server (default 127.0.0.1:4222)`);
+  --nats URL        NATS server (default 127.0.0.1:4222)
+  --keyed-only      measure only the keyed rows`);
   process.exit(0);
 }
 const num = (name: keyof typeof args, fallback: number) =>
@@ -145,7 +147,13 @@ async function nats(workers: number, keyed: boolean): Promise<Result> {
     await bus.close();
     const nc = await connect({ servers: NATS });
     const jsm = await jetstreamManager(nc);
-    for (const name of [stream, `${stream}_DLQ`, `KV_${stream}_state`])
+    for (const name of [
+      stream,
+      `${stream}_DLQ`,
+      `${stream}_QUARANTINE`,
+      `KV_${stream}_state`,
+      `KV_${stream}_outbox`,
+    ])
       await jsm.streams.delete(name).catch(() => false);
     await nc.close();
     rmSync(dir, { recursive: true, force: true });
@@ -159,7 +167,7 @@ const table = new Table({
 console.log(
   `${EVENTS} events, batches of ${BATCH}, concurrency ${CONCURRENCY} per worker, ${KEYS} keys when keyed`,
 );
-for (const keyed of [false, true]) {
+for (const keyed of args['keyed-only'] === true ? [true] : [false, true]) {
   const label = keyed ? `keyed (${KEYS} keys)` : 'no key';
   const rows: [string, number, Result][] = [
     ['SQLite (embedded)', 1, await sqlite(keyed)],

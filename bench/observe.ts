@@ -1,10 +1,12 @@
 // `npm run bench:observe`: what observability costs. The same SqliteBus + worker workload (no-op
 // handlers, the worst case: nothing hides the bookkeeping) runs with nothing observed, with
 // metrics, and with metrics plus tracing (spans dropped in memory, and exported over OTLP/HTTP to
-// a sink on loopback), interleaved run by run; medians and their ratio to "off" are printed.
+// a collector stand-in on loopback), interleaved run by run; medians and their ratio to "off" are
+// printed. `--modes off,memory` runs some modes only (one mode under `node --cpu-prof` profiles it).
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import Table from 'cli-table3';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -27,8 +29,14 @@ const { values: args } = parseArgs({
     runs: { type: 'string', default: process.env.BENCH_RUNS ?? '5' },
     batch: { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '50' },
+    // Comma-separated names (or parts of names) of the modes to run.
+    modes: { type: 'string' },
+    // Where the OTLP sink runs: 'process' (its own, like a real collector) or 'inline' (here).
+    sink: { type: 'string', default: 'process' },
   },
 });
+if (args.sink !== 'process' && args.sink !== 'inline')
+  throw new Error(`--sink must be process or inline, got ${args.sink}`);
 const EVENTS = Number(args.events);
 const RUNS = Number(args.runs);
 const BATCH = Number(args.batch);
@@ -51,18 +59,55 @@ interface Mode {
   setup(worker: () => Worker): { observer?: RunObserver; close(): Promise<void> };
 }
 
-async function otlpSink(): Promise<{ url: string; close(): Promise<void>; bytes(): number }> {
-  let bytes = 0;
-  const server = createServer((req, res) => {
-    req.on('data', (chunk: Buffer) => (bytes += chunk.length));
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+interface OtlpSink {
+  url: string;
+  /** Stops the sink; resolves with the bytes it received. */
+  close(): Promise<number>;
+}
+
+// The collector stand-in: answers every export with 200 and counts the bytes.
+const SINK_SOURCE = `
+let bytes = 0;
+const server = require('node:http').createServer((req, res) => {
+  req.on('data', (chunk) => (bytes += chunk.length));
+  req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+});
+server.listen(0, '127.0.0.1', () => process.stdout.write(server.address().port + '\\n'));
+process.on('message', () => process.send(bytes, () => process.exit(0)));
+`;
+
+/**
+ * A collector on loopback. By default in a process of its own, as a real collector is: receiving
+ * is its work, not agentd's (`--sink inline` runs it in this process, counting it against agentd).
+ */
+async function otlpSink(inline: boolean): Promise<OtlpSink> {
+  if (inline) {
+    let bytes = 0;
+    const server = createServer((req, res) => {
+      req.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const { port } = server.address() as AddressInfo;
+    return {
+      url: `http://127.0.0.1:${port}/v1/traces`,
+      close: () => new Promise((resolve) => server.close(() => resolve(bytes))),
+    };
+  }
+  const child = spawn(process.execPath, ['-e', SINK_SOURCE], {
+    stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const port = await new Promise<string>((resolve, reject) => {
+    child.once('error', reject);
+    child.stdout?.once('data', (line: Buffer) => resolve(line.toString().trim()));
+  });
   return {
     url: `http://127.0.0.1:${port}/v1/traces`,
-    close: () => new Promise((resolve) => server.close(() => resolve())),
-    bytes: () => bytes,
+    close: () =>
+      new Promise((resolve) => {
+        child.once('message', (bytes) => resolve(Number(bytes)));
+        child.send('done');
+      }),
   };
 }
 
@@ -178,14 +223,23 @@ async function throughput(mode: Mode, events: AgentdEvent[]): Promise<Sample> {
   }
 }
 
+/** `value / off`, or a dash when "off" was not among the modes run. */
+function ratio(value: number, off: number): string {
+  return Number.isFinite(off) ? (value / off).toFixed(3) : '—';
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] as number;
 }
 
 async function main(): Promise<void> {
-  const sink = await otlpSink();
-  const all = modes(sink.url);
+  const sink = await otlpSink(args.sink === 'inline');
+  const wanted = args.modes?.split(',').map((m) => m.trim());
+  const all = modes(sink.url).filter(
+    (m) => wanted === undefined || wanted.some((w) => m.name.includes(w)),
+  );
+  if (all.length === 0) throw new Error(`--modes ${args.modes} names none of the modes`);
   const results = new Map<string, Sample[]>(all.map((m) => [m.name, []]));
   process.stdout.write(
     `${EVENTS} no-op events per run, ${RUNS} runs per mode (interleaved), concurrency ${CONCURRENCY}\n`,
@@ -201,7 +255,7 @@ async function main(): Promise<void> {
       );
     }
   }
-  await sink.close();
+  const received = await sink.close();
   const rateOf = (name: string) => median((results.get(name) ?? []).map((s) => s.rate));
   // The least CPU a mode needed: on a shared machine, other processes only ever add to it.
   const cpuOf = (name: string) =>
@@ -213,12 +267,14 @@ async function main(): Promise<void> {
     table.push([
       mode.name,
       Math.round(rateOf(mode.name)).toLocaleString('en'),
-      (rateOf(mode.name) / rateOf('off')).toFixed(3),
+      ratio(rateOf(mode.name), rateOf('off')),
       cpuOf(mode.name).toFixed(1),
-      (cpuOf(mode.name) / cpuOf('off')).toFixed(3),
+      ratio(cpuOf(mode.name), cpuOf('off')),
     ]);
   }
-  process.stdout.write(`${table.toString()}\nOTLP sink received ${sink.bytes()} bytes\n`);
+  process.stdout.write(
+    `${table.toString()}\nOTLP sink (${args.sink === 'inline' ? 'in this process' : 'a process of its own'}) received ${received} bytes\n`,
+  );
   process.stdout.write('target: at most 10% cost with metrics and tracing on\n');
 }
 

@@ -1,28 +1,32 @@
-// The composition root: the only place that picks implementations (SqliteBus or NatsBus, from the
-// config's `bus`) and wires the store, worker and HTTP server into a running daemon.
+// The composition root: wires the bus (app-stores.ts picks SqliteBus or NatsBus from the config's
+// `bus`), the governor, worker, outbox dispatcher, sources and HTTP server into a running daemon.
 import { serve, type ServerType } from '@hono/node-server';
 import type { Hono } from 'hono';
 import type { Bus } from './bus/bus.js';
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { mkdirSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { NatsBus } from './bus/nats/nats-bus.js';
-import { NatsSourceState } from './bus/nats/nats-source-state.js';
-import { agentStartupWarnings } from './agents/startup-check.js';
+import { agentStartupWarnings, unusedProviderLimits } from './agents/startup-check.js';
 import { SqliteBus } from './bus/sqlite/sqlite-bus.js';
-import { SqliteSourceState } from './bus/sqlite/source-state-sql.js';
-import { ingestGateFor, registryFor } from './contracts/config-contracts.js';
 import type { ResolvedConfig } from './core/config.js';
 import { toEvent } from './core/envelope.js';
-import { sourceStateOf, type SourceStateStore } from './core/source-state.js';
+import { sourceStateOf } from './core/source-state.js';
+import { backlogGateFor } from './governor/backpressure.js';
+import { governorSettings } from './governor/governor-settings.js';
+import {
+  startProviderGovernance,
+  type ProviderGovernance,
+} from './governor/provider-limiter-setup.js';
 import type { Logger } from './observe/log.js';
 import { RejectCounter, type RejectCounts } from './observe/reject-counter.js';
 import { ensureAdminToken } from './runtime/admin-token.js';
 import { claimDataDir, releaseDataDir, writeDaemon } from './runtime/daemon-file.js';
 import { createWorker, type Worker } from './runtime/worker.js';
+import { workerOptions } from './app-worker.js';
+import { openBus, openGovernorStore, openSourceState, type AppBus } from './app-stores.js';
 import type { Dispatcher } from './outbox/dispatcher.js';
-import { dispatcherFor, outboxPolicy, prepareOutbox } from './outbox/outbox-setup.js';
+import { dispatcherFor, prepareOutbox } from './outbox/outbox-setup.js';
 import { createOutboxApi } from './server/outbox-api.js';
 import { AdminSurface } from './server/admin-surface.js';
 import { createHttpApp } from './server/http-app.js';
@@ -44,9 +48,6 @@ export interface DaemonOptions {
   traceExporter?: SpanExporter;
 }
 
-/** The bus the config picks: the embedded SQLite store, or NATS JetStream. */
-export type AppBus = SqliteBus | NatsBus;
-
 export interface Daemon {
   readonly url: string;
   readonly bus: AppBus;
@@ -57,7 +58,6 @@ export interface Daemon {
 }
 
 export const DEFAULT_PORT = 7700;
-const DAY_MS = 24 * 60 * 60 * 1000;
 
 export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   const { config, dataDir, log } = options;
@@ -66,6 +66,11 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   // Routes whose agents widen what external events may use, or lack an API key, say so up front.
   for (const warning of agentStartupWarnings(config.routes))
     log.warn({ route: warning.route }, warning.message);
+  for (const message of unusedProviderLimits(
+    config.routes,
+    Object.keys(config.governor?.providers ?? {}),
+  ))
+    log.warn(message);
   mkdirSync(dataDir, { recursive: true });
   claimDataDir(dataDir, { url: '', startedAt: new Date().toISOString(), node });
 
@@ -73,6 +78,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   let server: ServerType | undefined;
   let worker: Worker | undefined;
   let dispatcher: Dispatcher | undefined;
+  let governance: ProviderGovernance | undefined;
   const stopSources = new AbortController();
   const startedSources: Source[] = [];
   try {
@@ -88,6 +94,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const token = adminToken(config, dataDir, log);
     bus = await openBus(config, dataDir, { source, log });
     const openedBus = bus;
+    // Provider limits and circuit breakers: agent handlers find them by provider name.
+    governance = startProviderGovernance(config.governor, {
+      publish: (events) => openedBus.publish(events),
+      source,
+      origin: node,
+      log,
+    });
+    const startedGovernance = governance;
     // Metrics, traces, the live feed and the admin API; read lazily, so built before the worker.
     const surface = new AdminSurface({
       config,
@@ -98,11 +112,16 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       rejects: () => rejects.snapshot(),
       ...(options.traceExporter === undefined ? {} : { traceExporter: options.traceExporter }),
     });
+    // Opened even when worker processes run the routes (status and the admin API read it).
+    const governorStore = await openGovernorStore(openedBus, config);
     worker =
       options.runWorker === false
         ? idleWorker()
         : createWorker({
             ...workerOptions(config, openedBus, log, source),
+            governor: governorSettings(config, governorStore, () =>
+              startedGovernance.circuits.states(),
+            ),
             observer: surface.observer,
           });
     await worker.start();
@@ -114,18 +133,28 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
         { recovered },
         'recovered deliveries left leased by a previous run that stopped without settling them',
       );
-    // Outbox actions are sent where runs are settled: beside this daemon's worker.
+    // Outbox actions are sent where runs are settled: beside this daemon's worker. On NATS the
+    // store is shared, so every daemon dispatches, also when worker processes run the routes.
     const busOutbox = (openedBus as Bus).outbox;
-    const outboxStore = options.runWorker === false ? undefined : busOutbox;
+    const outboxStore =
+      options.runWorker === false && !(openedBus instanceof NatsBus) ? undefined : busOutbox;
     if (outboxStore !== undefined) {
-      dispatcher = dispatcherFor(outbox, outboxStore, openedBus, { log, source });
+      dispatcher = dispatcherFor(outbox, outboxStore, openedBus, {
+        log,
+        source,
+        circuits: startedGovernance.circuits,
+        observer: surface.outboxObserver,
+      });
       await dispatcher.start();
     }
     const startedDispatcher = dispatcher;
 
     const startedWorker = worker;
 
-    const sourcePublisher = new SourcePublisher((events) => openedBus.publish(events));
+    // The ingress (HTTP and sources) stores nothing for a route whose backlog is full.
+    const backlogGate = backlogGateFor(config, openedBus, log);
+    const ingressPublish = backlogGate.guard((events) => openedBus.publish(events));
+    const sourcePublisher = new SourcePublisher(ingressPublish);
     const sourceState = await openSourceState(openedBus, config);
     for (const each of sources) {
       startedSources.push(each);
@@ -139,7 +168,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const readOnlyToken = config.server?.readOnlyToken;
 
     const app = createHttpApp({
-      publish: (events) => openedBus.publish(events),
+      publish: ingressPublish,
       isReady: () => startedWorker.started && !openedBus.isClosed,
       log,
       node,
@@ -160,6 +189,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           },
           dlq: openedBus.dlq,
           inFlight: () => inFlightOf(startedWorker),
+          governor: () => startedWorker.governorStatus?.(),
         }),
         busOutbox === undefined
           ? undefined
@@ -177,7 +207,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     });
     const host = config.server?.host ?? '127.0.0.1';
     const port = options.port ?? config.server?.port ?? DEFAULT_PORT;
-    const listening = await listen(app.fetch, host, port);
+    const listening = await listen(app.fetch, host, port, config.server?.maxConnections ?? 1_024);
     server = listening.server;
     const url = `http://${host.includes(':') ? `[${host}]` : host}:${listening.port}`;
     writeDaemon(dataDir, { pid: process.pid, url, startedAt: new Date().toISOString(), node });
@@ -225,6 +255,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           await sourcePublisher.drain();
           await startedWorker.stop();
           await startedDispatcher?.stop();
+          await startedGovernance.stop();
           await openedBus.close();
           await surface.stop();
           releaseDataDir(dataDir);
@@ -238,133 +269,17 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     server?.close();
     await worker?.stop();
     await dispatcher?.stop();
+    await governance?.stop();
     await bus?.close();
     releaseDataDir(dataDir);
     throw error;
   }
 }
 
-/** Opens the bus the config names. The CLI uses this too, so only this file picks an implementation. */
-export async function openBus(
-  config: ResolvedConfig,
-  dataDir: string,
-  options: { source?: string; log?: Logger; retention?: boolean } = {},
-): Promise<AppBus> {
-  const retentionMs = options.retention === false ? 0 : (config.retention?.days ?? 7) * DAY_MS;
-  const busConfig = config.bus ?? { kind: 'sqlite' };
-  switch (busConfig.kind) {
-    case 'sqlite': {
-      // Every publish (HTTP, sources, ctx.emit, the CLI) goes through this bus: it checks contracts.
-      const gate = ingestGateFor(config, options.log);
-      return new SqliteBus({
-        path: join(dataDir, 'agentd.db'),
-        ...(gate === undefined ? {} : { gate }),
-        ...(config.durability === undefined ? {} : { durability: config.durability }),
-        ...(options.source === undefined ? {} : { source: options.source }),
-        retentionMs,
-      });
-    }
-    case 'nats': {
-      const log = options.log;
-      return NatsBus.connect({
-        servers: busConfig.servers,
-        ...(busConfig.stream === undefined ? {} : { stream: busConfig.stream }),
-        ...(busConfig.replicas === undefined ? {} : { replicas: busConfig.replicas }),
-        ...(busConfig.dedupWindowMs === undefined
-          ? {}
-          : { dedupWindowMs: busConfig.dedupWindowMs }),
-        ...(busConfig.maxAckPending === undefined
-          ? {}
-          : { maxAckPending: busConfig.maxAckPending }),
-        ...(busConfig.user === undefined ? {} : { user: busConfig.user }),
-        ...(busConfig.pass === undefined ? {} : { pass: busConfig.pass }),
-        ...(busConfig.token === undefined ? {} : { token: busConfig.token }),
-        // The NATS stream keeps events for retention.days (0: forever), CLI or daemon alike.
-        retentionMs: (config.retention?.days ?? 7) * DAY_MS,
-        connectionName: `agentd ${config.node ?? hostname()} pid ${process.pid}`,
-        ...(options.source === undefined ? {} : { source: options.source }),
-        ...(log === undefined
-          ? {}
-          : {
-              onError: (err: unknown, context: object) =>
-                log.error({ ...context, err }, 'NATS bus'),
-            }),
-      });
-    }
-  }
-}
-
-export interface WorkerProcess {
-  /** A worker process serves no HTTP. */
-  readonly url?: undefined;
-  readonly bus: AppBus;
-  readonly worker: Worker;
-  stop(): Promise<void>;
-}
-
-/**
- * A worker without HTTP: one of the processes `agentd start --workers N` runs on a NATS bus. Any
- * number of them, on any number of machines, share the routes' deliveries.
- */
-export async function startWorkerProcess(options: {
-  config: ResolvedConfig;
-  dataDir: string;
-  log: Logger;
-}): Promise<WorkerProcess> {
-  const { config, dataDir, log } = options;
-  if (config.bus?.kind !== 'nats')
-    throw new Error('worker processes of their own need bus.kind "nats" in the config');
-  const node = config.node ?? hostname();
-  const source = `agentd://${node}`;
-  const bus = await openBus(config, dataDir, { source, log });
-  const worker = createWorker(workerOptions(config, bus, log, source));
-  try {
-    await worker.start();
-  } catch (error) {
-    await bus.close();
-    throw error;
-  }
-  let stopping: Promise<void> | undefined;
-  return {
-    bus,
-    worker,
-    stop() {
-      stopping ??= (async () => {
-        await worker.stop();
-        await bus.close();
-      })();
-      return stopping;
-    },
-  };
-}
-
-function workerOptions(config: ResolvedConfig, bus: AppBus, log: Logger, source: string) {
-  const w = config.worker ?? {};
-  return {
-    bus,
-    routes: config.routes,
-    registry: registryFor(config),
-    log,
-    source,
-    ...(w.concurrency === undefined ? {} : { concurrency: w.concurrency }),
-    ...(w.shutdownGraceMs === undefined ? {} : { shutdownGraceMs: w.shutdownGraceMs }),
-    ...(w.maxDepth === undefined ? {} : { maxDepth: w.maxDepth }),
-    ...(w.leaseMs === undefined ? {} : { leaseMs: w.leaseMs }),
-    outbox: outboxPolicy(config.outbox),
-  };
-}
-
 /** Mounts /api/outbox inside the admin API, behind its tokens. */
 function withOutboxApi(admin: Hono, outbox: Hono | undefined): Hono {
   if (outbox !== undefined) admin.route('/outbox', outbox);
   return admin;
-}
-
-/** Where sources keep durable state: beside the events, in whichever store the bus uses. */
-async function openSourceState(bus: AppBus, config: ResolvedConfig): Promise<SourceStateStore> {
-  if (bus instanceof SqliteBus) return new SqliteSourceState(bus);
-  const replicas = config.bus?.kind === 'nats' ? config.bus.replicas : undefined;
-  return NatsSourceState.open(bus.store, replicas === undefined ? {} : { replicas });
 }
 
 /** Waits for aborted sources to wind down; one that fails to stop cleanly is logged, not fatal. */
@@ -406,9 +321,11 @@ function listen(
   fetch: (request: Request) => Response | Promise<Response>,
   hostname: string,
   port: number,
+  maxConnections: number,
 ): Promise<{ server: ServerType; port: number }> {
   return new Promise((resolve, reject) => {
     const server = serve({ fetch, hostname, port }, (info) => resolve({ server, port: info.port }));
+    server.maxConnections = maxConnections;
     server.once('error', (error: NodeJS.ErrnoException) => {
       reject(
         error.code === 'EADDRINUSE'

@@ -16,7 +16,16 @@ export {
   type EventTypeOptions,
   type VersionOptions,
 } from './core/event-type.js';
-export type { ContractEvent, ContractRouteOptions } from './core/route.js';
+export type {
+  BatchHandler,
+  BatchOptions,
+  BatchRouteOptions,
+  Budget,
+  ContractEvent,
+  ContractRouteOptions,
+  KeyExpression,
+  RateLimit,
+} from './core/route.js';
 export { eventTypes } from './contracts/builtin/builtin-types.js';
 export type { DataIssue } from './core/ingest-gate.js';
 export type { Quarantine, QuarantinedEvent, QuarantineReplay } from './bus/quarantine.js';

@@ -23,12 +23,19 @@ const retries = {
   requestTimeoutMs: positiveInt.optional(),
 };
 const url = z.url({ error: 'expected an absolute http(s) URL' });
+const providerNameSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9_.:[\]-]{1,100}$/,
+    'expected letters, digits and _ . : - (a name or host:port)',
+  );
 
 const providerSchema = z.union([
   z.enum(['anthropic', 'openai']),
   z.discriminatedUnion('kind', [
     z.strictObject({
       kind: z.literal('anthropic'),
+      name: providerNameSchema.optional(),
       apiKey: z.string().min(1).optional(),
       apiKeyEnv: z.string().min(1).optional(),
       baseURL: url.optional(),
@@ -36,6 +43,7 @@ const providerSchema = z.union([
     }),
     z.strictObject({
       kind: z.literal('openai'),
+      name: providerNameSchema.optional(),
       apiKey: z.string().min(1).optional(),
       apiKeyEnv: z.string().min(1).optional(),
       baseURL: url.optional(),

@@ -12,8 +12,8 @@ import type {
   StopReason,
 } from './conversation.js';
 import { resolveApiKey } from './api-key.js';
-import { callWithRetries, retryPolicyFor } from './provider-retry.js';
-import type { AnthropicProviderOptions } from './provider-options.js';
+import { callWithRetries, estimateTokens, retryPolicyFor } from './provider-retry.js';
+import { providerName, type AnthropicProviderOptions } from './provider-options.js';
 import { sdkLogger } from './sdk-logger.js';
 
 type Params = Anthropic.MessageCreateParamsNonStreaming;
@@ -33,6 +33,7 @@ export function createAnthropicProvider(
     logLevel: 'warn',
   });
   const policy = retryPolicyFor(options);
+  const name = providerName(options);
   return {
     kind: 'anthropic',
     async complete(request: ModelRequest, call: CallOptions): Promise<ModelResponse> {
@@ -55,7 +56,13 @@ export function createAnthropicProvider(
       const message = await callWithRetries(
         'anthropic',
         () => client.messages.stream(params, { signal: call.signal }).finalMessage(),
-        { policy, sdk: Anthropic, signal: call.signal, ...(call.log ? { log: call.log } : {}) },
+        {
+          policy,
+          sdk: Anthropic,
+          signal: call.signal,
+          ...(call.log ? { log: call.log } : {}),
+          governed: { name, estimatedTokens: estimateTokens(request), tokensOf: messageTokens },
+        },
       );
       return fromAnthropicMessage(message);
     },
@@ -108,6 +115,17 @@ function fromAnthropicMessage(message: Anthropic.Message): ModelResponse {
     },
     model: message.model,
   };
+}
+
+/** What the call counts against a tokens-per-minute limit: everything it read and wrote. */
+function messageTokens(message: Anthropic.Message): number {
+  const usage = message.usage;
+  return (
+    usage.input_tokens +
+    usage.output_tokens +
+    (usage.cache_read_input_tokens ?? 0) +
+    (usage.cache_creation_input_tokens ?? 0)
+  );
 }
 
 function stopReasonOf(reason: string | null): StopReason {

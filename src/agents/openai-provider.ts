@@ -12,8 +12,8 @@ import type {
   ModelResponse,
   StopReason,
 } from './conversation.js';
-import { callWithRetries, retryPolicyFor } from './provider-retry.js';
-import type { OpenAIProviderOptions } from './provider-options.js';
+import { callWithRetries, estimateTokens, retryPolicyFor } from './provider-retry.js';
+import { providerName, type OpenAIProviderOptions } from './provider-options.js';
 import { sdkLogger } from './sdk-logger.js';
 
 type ChatMessage = OpenAI.Chat.Completions.ChatCompletionMessageParam;
@@ -34,6 +34,7 @@ export function createOpenAIProvider(options: OpenAIProviderOptions, log: Logger
     logLevel: 'warn',
   });
   const policy = retryPolicyFor(options);
+  const name = providerName(options);
   const maxTokensField =
     options.maxTokensField ??
     (options.baseURL === undefined ? 'max_completion_tokens' : 'max_tokens');
@@ -69,7 +70,18 @@ export function createOpenAIProvider(options: OpenAIProviderOptions, log: Logger
                 )
                 .finalChatCompletion()
             : client.chat.completions.create(params, { signal: call.signal }),
-        { policy, sdk: OpenAI, signal: call.signal, ...(call.log ? { log: call.log } : {}) },
+        {
+          policy,
+          sdk: OpenAI,
+          signal: call.signal,
+          ...(call.log ? { log: call.log } : {}),
+          governed: {
+            name,
+            estimatedTokens: estimateTokens(request),
+            // Servers that report no usage are charged the estimate.
+            tokensOf: (c) => c.usage?.total_tokens ?? estimateTokens(request),
+          },
+        },
       );
       return fromCompletion(completion);
     },

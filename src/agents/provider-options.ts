@@ -2,6 +2,8 @@
 
 export interface AnthropicProviderOptions {
   kind: 'anthropic';
+  /** The name its limits (`governor.providers`) and circuit go by. Default: see providerName. */
+  name?: string;
   /** Prefer `apiKeyEnv`: a key written in the config ends up in version control. */
   apiKey?: string;
   /** The environment variable holding the key. Default `ANTHROPIC_API_KEY`. */
@@ -18,6 +20,8 @@ export interface AnthropicProviderOptions {
 
 export interface OpenAIProviderOptions {
   kind: 'openai';
+  /** The name its limits (`governor.providers`) and circuit go by. Default: see providerName. */
+  name?: string;
   /** e.g. `http://127.0.0.1:11434/v1` (Ollama). Default https://api.openai.com/v1. */
   baseURL?: string;
   /** Prefer `apiKeyEnv`: a key written in the config ends up in version control. */
@@ -71,4 +75,19 @@ export type ResolvedProviderOptions =
 
 export function resolveProvider(provider: ProviderOptions): ResolvedProviderOptions {
   return typeof provider === 'string' ? { kind: provider } : provider;
+}
+
+/**
+ * The name a model API goes by in `governor.providers` and in circuits: its `name` option, else
+ * its kind ('anthropic', 'openai') for the vendor's own endpoint, else the host of its baseURL
+ * ('127.0.0.1:11434'). Agents with the same name share one set of limits and one breaker.
+ */
+export function providerName(provider: AnthropicProviderOptions | OpenAIProviderOptions): string {
+  if (provider.name !== undefined) return provider.name;
+  if (provider.baseURL === undefined) return provider.kind;
+  try {
+    return new URL(provider.baseURL).host;
+  } catch {
+    return provider.baseURL;
+  }
 }

@@ -40,7 +40,25 @@ export interface SubscriptionOptions {
    * delayed retry holds its key. 'none': partition keys are ignored for this subscription.
    */
   ordering: 'key' | 'none';
+  /**
+   * The key expression (core/route.ts KeyExpression) the bus evaluates on each event at fan-out to
+   * get the delivery's key. Default: the event's partitionkey.
+   */
+  key?: string;
+  /** Ready keys are served round-robin (weighted by `weights[key]`, default 1), not publish order. */
+  fairness?: { weights?: Readonly<Record<string, number>> };
+  /** A newer event for a key that has an unfinished delivery: skipped, or it cancels the older. */
+  singleton?: 'skip' | 'replace';
+  /** Events of these types (matching `match`) cancel the key's unfinished delivery. */
+  cancelOn?: readonly { type: string; match?: Record<string, unknown> }[];
+  /** The key's not yet started delivery is replaced by the newest event (durable debounce). */
+  debounce?: { waitMs: number; maxWaitMs?: number };
+  /** Deliveries of one key are grouped and claimed together (Delivery.events). */
+  batch?: { maxSize: number; maxWaitMs: number };
 }
+
+/** Told when a leased delivery is cancelled (singleton 'replace', cancelOn). */
+export type CancelListener = (deliveryId: string, reason: string) => void;
 
 export interface ErrorRecord {
   attempt: number;
@@ -109,6 +127,20 @@ export interface Delivery {
   /** Gives the delivery back without counting an attempt (graceful shutdown). */
   release(): Promise<void>;
   /**
+   * Admission said "not now" (rate limit, budget, open circuit): back to ready after `delayMs`,
+   * no attempt counted, its key still held.
+   */
+  defer(delayMs: number, reason: string): Promise<void>;
+  /**
+   * Ends the delivery as cancelled (not failed): nothing it recorded is kept, its key moves on.
+   * Events given (agentd.run.cancelled) are published in the same transaction.
+   */
+  cancel(reason: string, options?: DeadLetterOptions): Promise<void>;
+  /** On a batching subscription: every event of the batch, in publish order (`event` is the last). */
+  readonly events?: readonly AgentdEvent[];
+  /** The key the bus ordered this delivery by (route key or partitionkey), if any. */
+  readonly key?: string;
+  /**
    * ctx.waitForEvent: parks the delivery (neither leased nor ready, its key still held, no
    * attempt counted) until an event matching `wait` is published or its deadline passes; either
    * outcome is memoized as the step `wait.step` and the delivery becomes ready again. Actions and
@@ -134,6 +166,8 @@ export interface PullOptions {
 export interface Subscription {
   readonly name: string;
   pull(options: PullOptions): Promise<Delivery[]>;
+  /** Registers a listener for cancelled leased deliveries; returns the unsubscribe function. */
+  onCancel?(listener: CancelListener): () => void;
 }
 
 export interface DeadLetter {
@@ -170,6 +204,13 @@ export interface Bus {
   retainSubscriptions(names: readonly string[]): Promise<void>;
   /** True when some active subscription would receive an event of this type. */
   hasSubscribers(type: string): boolean;
+  /**
+   * Unfinished deliveries (waiting, ready, leased, parked) per active subscription, for
+   * backpressure and `agentd status`. May be a little stale (cached for up to ~250 ms).
+   */
+  backlogs(): Promise<ReadonlyMap<string, number>>;
+  /** Names of active subscriptions that would receive an event of this type. */
+  subscribersOf(type: string): readonly string[];
   readonly dlq: DeadLetterQueue;
   /** Events refused at ingest (a bus without an ingest gate may have none). */
   readonly quarantine?: Quarantine;

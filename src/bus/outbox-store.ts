@@ -91,6 +91,11 @@ export interface ClaimOptions {
    * false leaves it for later (its sink is rate limited, its lane busy).
    */
   pick(action: StoredAction): boolean;
+  /**
+   * Undoes a `pick` whose action the store could not take after all: another dispatcher (on a
+   * shared store such as NATS) claimed it between the look and the claim.
+   */
+  unpick?(action: StoredAction): void;
 }
 
 export interface OutboxStore {

@@ -2,7 +2,7 @@
 import Table from 'cli-table3';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { openBus, type AppBus } from '../app.js';
+import { openBus, type AppBus } from '../app-stores.js';
 import { SqliteBus } from '../bus/sqlite/sqlite-bus.js';
 import { loadConfig, resolveDataDir, type LoadedConfig } from '../config/load-config.js';
 import { ingestGateFor } from '../contracts/config-contracts.js';

@@ -9,6 +9,7 @@ import { registerEvents } from './commands/events.js';
 import { registerExec } from './commands/exec.js';
 import { registerInit } from './commands/init.js';
 import { registerOutbox } from './commands/outbox.js';
+import { registerPause } from './commands/pause.js';
 import { registerQuarantine } from './commands/quarantine.js';
 import { registerRuns } from './commands/runs.js';
 import { registerSchemas } from './commands/schemas.js';
@@ -41,6 +42,7 @@ for (const register of [
   registerSchemas,
   registerOutbox,
   registerStatus,
+  registerPause,
   registerTrace,
 ]) {
   register(program);

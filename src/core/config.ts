@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import type { RouteDefinition } from './route.js';
 import { compilePattern } from './type-pattern.js';
+import { routeKeyConflict } from './key-expression.js';
 import { ValidationError } from './errors.js';
 import { formatIssues } from './issues.js';
 import { sourcesSchema } from './source-config.js';
@@ -21,6 +22,14 @@ function describe(value: unknown): string {
 
 const positiveInt = z.int().positive();
 
+// A path ('data.pull_request.number') or a template of paths in braces ('{subject}#{data.number}').
+const keyExpression = z
+  .string()
+  .regex(
+    /^(?:[A-Za-z0-9_$-]+(?:\.[A-Za-z0-9_$-]+)*|(?:[^{}]*\{[A-Za-z0-9_$-]+(?:\.[A-Za-z0-9_$-]+)*\})+[^{}]*)$/,
+    "expected a path like 'data.pull_request.number' or a template like '{subject}#{data.number}'",
+  );
+
 const pattern = z.string().superRefine((value, ctx) => {
   try {
     compilePattern(value);
@@ -28,6 +37,26 @@ const pattern = z.string().superRefine((value, ctx) => {
     ctx.addIssue({ code: 'custom', message: (error as Error).message });
   }
 });
+
+const rateLimitSchema = z.strictObject({
+  limit: positiveInt,
+  periodMs: positiveInt,
+  per: z.enum(['route', 'key']).optional(),
+});
+
+const budgetSchema = z
+  .strictObject({
+    tokens: positiveInt.optional(),
+    costUsd: z.number().positive().optional(),
+    window: z.enum(['hour', 'day', 'month']),
+    thresholds: z.array(z.number().gt(0).max(1)).min(1).optional(),
+    reserve: z
+      .strictObject({ tokens: z.int().min(0).optional(), costUsd: z.number().min(0).optional() })
+      .optional(),
+  })
+  .refine((b) => b.tokens !== undefined || b.costUsd !== undefined, {
+    message: 'expected tokens, costUsd or both',
+  });
 
 const routeSchema = z.strictObject({
   types: z.array(pattern).min(1, 'expected at least one event type pattern'),
@@ -52,6 +81,39 @@ const routeSchema = z.strictObject({
   dryRun: z.boolean().optional(),
   approval: approvalSchema.optional(),
   accepts: acceptsSchema,
+  key: keyExpression.optional(),
+  fairness: z
+    .strictObject({ weights: z.record(z.string(), z.number().positive().max(1_000)).optional() })
+    .optional(),
+  priority: z.int().min(-1_000).max(1_000).optional(),
+  singleton: z
+    .strictObject({ key: keyExpression.optional(), mode: z.enum(['skip', 'replace']) })
+    .optional(),
+  cancelOn: z
+    .array(z.strictObject({ type: pattern, match: z.record(z.string(), z.unknown()).optional() }))
+    .min(1)
+    .optional(),
+  rateLimit: z.union([rateLimitSchema, z.array(rateLimitSchema).min(1)]).optional(),
+  debounce: z
+    .strictObject({
+      key: keyExpression.optional(),
+      waitMs: positiveInt,
+      maxWaitMs: positiveInt.optional(),
+    })
+    .refine((d) => d.maxWaitMs === undefined || d.maxWaitMs >= d.waitMs, {
+      message: 'expected maxWaitMs to be at least waitMs',
+      path: ['maxWaitMs'],
+    })
+    .optional(),
+  batch: z
+    .strictObject({
+      maxSize: positiveInt.max(10_000),
+      maxWaitMs: positiveInt,
+      key: keyExpression.optional(),
+    })
+    .optional(),
+  budget: budgetSchema.optional(),
+  maxBacklog: positiveInt.optional(),
 });
 
 export const configSchema = z.strictObject({
@@ -98,6 +160,9 @@ export const configSchema = z.strictObject({
       port: z.int().min(0).max(65_535).optional(),
       /** Largest accepted request body. Default 1 MiB. */
       bodyLimitBytes: positiveInt.optional(),
+      /** Open connections at once; past it new ones are closed at once. Bounds memory under a
+       * flood (at most this many bodies of bodyLimitBytes in flight). Default 1024. */
+      maxConnections: positiveInt.max(1_000_000).optional(),
       /** The admin token POST /events needs. Default: a random one kept in <dataDir>/admin-token. */
       token: z.string().min(16, 'expected at least 16 characters').optional(),
       /** `false` lets POST /events in without a token; only allowed on a loopback host. */
@@ -127,11 +192,41 @@ export const configSchema = z.strictObject({
       concurrency: positiveInt.max(100_000).optional(),
       /** On SIGINT/SIGTERM, how long in-flight runs may finish before they are aborted. */
       shutdownGraceMs: z.int().min(0).optional(),
-      /** Loop guard: events deeper than this in a causation chain are refused. Default 16. */
-      maxDepth: positiveInt.max(1_000).optional(),
       /** How long a claimed run stays leased between renewals: how soon a crashed worker's runs
        * go to another worker. Default 30000. */
       leaseMs: z.int().min(500).max(3_600_000).optional(),
+    })
+    .optional(),
+  /** When deliveries may run: global budget, providers' limits, circuit breakers, loop guard. */
+  governor: z
+    .strictObject({
+      budget: budgetSchema.optional(),
+      /** Shared by every route whose agents use the provider (key: the provider's name). */
+      providers: z
+        .record(
+          z.string(),
+          z.strictObject({
+            requestsPerMinute: positiveInt.optional(),
+            tokensPerMinute: positiveInt.optional(),
+          }),
+        )
+        .optional(),
+      /** Providers and outbox sinks: open after `failures` in a row, for `coolDownMs`. */
+      circuit: z
+        .strictObject({ failures: positiveInt.optional(), coolDownMs: positiveInt.optional() })
+        .optional(),
+      loop: z
+        .strictObject({
+          /** The deepest causation chain an event may have. Default 8. */
+          maxDepth: positiveInt.max(1_000).optional(),
+          /** Runs of one route within one causation chain before it is stopped. Default 3. */
+          maxCycles: positiveInt.optional(),
+          /** Runs within one correlation chain before it is stopped. Default 1,000. */
+          maxRunsPerChain: positiveInt.optional(),
+        })
+        .optional(),
+      /** Default unfinished deliveries per route before the ingress answers 429. Default 10,000. */
+      maxBacklog: positiveInt.optional(),
     })
     .optional(),
   /** Traces: an OTLP/HTTP exporter when `otlp` is set; nothing is traced without it. */
@@ -205,7 +300,21 @@ export function validateConfig(raw: unknown, where: string): ResolvedConfig {
       throw new ValidationError(`${where}: ${issue}`, [issue]);
     }
     seen.set(name, index);
+    const conflict = governorConflict(route);
+    if (conflict !== undefined) {
+      const issue = `routes[${index}] ("${name}"): ${conflict}`;
+      throw new ValidationError(`${where}: ${issue}`, [issue]);
+    }
     return { ...route, name };
   });
   return { ...parsed.data, routes: resolved };
+}
+
+// Governor options that cannot apply together: a batch runs once for many events, while debounce
+// and singleton each keep one event per run.
+function governorConflict(route: RouteDefinition): string | undefined {
+  for (const other of ['debounce', 'singleton'] as const)
+    if (route.batch !== undefined && route[other] !== undefined)
+      return `batch cannot be combined with ${other}: a batch runs once for many events, ${other} keeps one event per run`;
+  return routeKeyConflict(route);
 }

@@ -63,6 +63,16 @@ export class LeaseLostError extends AgentdError {
 }
 
 /**
+ * The run was cancelled by a newer event for its key (singleton 'replace', cancelOn) or by an
+ * operator: it ends as cancelled, not failed, and what it recorded is discarded.
+ */
+export class RunCancelledError extends AgentdError {
+  constructor(readonly reason: string) {
+    super(`run cancelled: ${reason}`, { code: 'CANCELLED', retryable: false });
+  }
+}
+
+/**
  * The bus cannot take or hand out events right now (e.g. NATS is unreachable). Nothing was stored
  * by the failed call; retrying it later is safe (publishes are deduplicated on (source, id)).
  */
@@ -109,6 +119,28 @@ export function retrySteering(error: unknown): RetrySteering {
     };
   }
   return { retryable: true, retryAfterMs: undefined };
+}
+
+/**
+ * The open circuit (code CIRCUIT_OPEN) behind a failure, looked for along its `cause` chain: a run
+ * that only failed because a provider's circuit is open waits for the cool-down instead of
+ * spending an attempt. Duck-typed for the same reason as retrySteering.
+ */
+export function openCircuitIn(
+  error: unknown,
+): { message: string; retryAfterMs: number } | undefined {
+  for (let e = error, hops = 0; typeof e === 'object' && e !== null && hops < 8; hops++) {
+    const found = e as {
+      code?: unknown;
+      retryAfterMs?: unknown;
+      message?: unknown;
+      cause?: unknown;
+    };
+    if (found.code === 'CIRCUIT_OPEN' && typeof found.retryAfterMs === 'number')
+      return { message: String(found.message), retryAfterMs: Math.max(0, found.retryAfterMs) };
+    e = found.cause;
+  }
+  return undefined;
 }
 
 /** One line that names what went wrong, for logs and error histories. */

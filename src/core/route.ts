@@ -1,6 +1,6 @@
 // Routes: an event type pattern plus options, each becoming a subscription of its own.
 import type { AgentdEvent, EventInput } from './envelope.js';
-import type { ApprovalOption, Outbox, WaitForEvent } from './outbox-api.js';
+import type { ApprovalOption, EventMatch, Outbox, WaitForEvent } from './outbox-api.js';
 import type { ContractVersion } from './event-type.js';
 import type { RunTracer } from './run-tracer.js';
 import type { Logger } from 'pino';
@@ -44,6 +44,38 @@ export interface HandlerContext {
 
 export type Handler<TData = unknown> = (event: AgentdEvent<TData>, ctx: HandlerContext) => unknown;
 
+/** A batching route's handler: the events of one batch, in publish order. */
+export type BatchHandler<TData = unknown> = (
+  events: readonly AgentdEvent<TData>[],
+  ctx: HandlerContext,
+) => unknown;
+
+/**
+ * A key expression over the event: a path (`'data.pull_request.number'`, `'subject'`) or a
+ * template of paths in braces (`'{subject}#{data.number}'`). An event whose path is missing has
+ * no key (it is ordered, debounced and limited on its own).
+ */
+export type KeyExpression = string;
+
+/** A token bucket: `limit` runs per `periodMs`, for the whole route or for each key. */
+export interface RateLimit {
+  limit: number;
+  periodMs: number;
+  /** 'route' (default): one bucket for the route; 'key': one bucket per route key. */
+  per?: 'route' | 'key';
+}
+
+/** Token and cost budget over a calendar window (UTC), fed by agent runs' usage. */
+export interface Budget {
+  tokens?: number;
+  costUsd?: number;
+  window: 'hour' | 'day' | 'month';
+  /** Fractions at which `agentd.budget.threshold` is emitted once per window. Default [0.5, 0.8, 1]. */
+  thresholds?: readonly number[];
+  /** Reserved before a run starts and settled after it. Default: the mean of recent runs. */
+  reserve?: { tokens?: number; costUsd?: number };
+}
+
 export interface RetryOptions {
   /** Attempts before the dead-letter queue, the first included. Default 5. */
   maxAttempts?: number;
@@ -61,6 +93,27 @@ export interface RouteOptions<TData = unknown> {
   filter?: (event: AgentdEvent<TData>) => boolean;
   /** Runs of this route at once. Default 8. */
   concurrency?: number;
+  /**
+   * The route's key (ordering, fairness, singleton, cancelOn, debounce, per-key rate limits).
+   * Default: the event's `partitionkey`.
+   */
+  key?: KeyExpression;
+  /** Ready keys are served round-robin; a key's weight is its share (default 1). */
+  fairness?: { weights?: Readonly<Record<string, number>> };
+  /** Higher runs first when the global concurrency is scarce. Default 0. */
+  priority?: number;
+  /** One run per key: 'skip' drops a newer event while one is queued or running, 'replace'
+   * cancels the older one. */
+  singleton?: { key?: KeyExpression; mode: 'skip' | 'replace' };
+  /** An event of `type` (matching `match`) with the same route key cancels the queued or running run. */
+  cancelOn?: readonly { type: string; match?: EventMatch }[];
+  rateLimit?: RateLimit | readonly RateLimit[];
+  /** A burst of events per key runs the handler once, with the last event, `waitMs` after the
+   * last one and no later than `maxWaitMs` after the first. */
+  debounce?: { key?: KeyExpression; waitMs: number; maxWaitMs?: number };
+  budget?: Budget;
+  /** Unfinished deliveries this route may hold; past it the ingress answers 429. Default 10,000. */
+  maxBacklog?: number;
   retries?: RetryOptions;
   /** Abort the handler after this long. Default 5 minutes. */
   timeoutMs?: number;
@@ -92,8 +145,25 @@ export interface ContractRouteOptions<TData> extends Omit<
   filter?: (event: ContractEvent<TData>) => boolean;
 }
 
+/** Batching: the handler gets up to `maxSize` events of one key, at most `maxWaitMs` after the first. */
+export interface BatchOptions {
+  maxSize: number;
+  maxWaitMs: number;
+  key?: KeyExpression;
+}
+
+export interface BatchRouteOptions<TData = unknown> extends Omit<
+  RouteOptions<TData>,
+  'handler' | 'debounce' | 'singleton' | 'accepts'
+> {
+  batch: BatchOptions;
+  handler: BatchHandler<TData>;
+}
+
 export interface RouteDefinition<TData = unknown> extends RouteOptions<TData> {
   types: readonly string[];
+  /** Set on batching routes: `handler` is then a BatchHandler, called with the batch's events. */
+  batch?: BatchOptions;
 }
 
 /**
@@ -106,13 +176,18 @@ export function on<TData>(
 ): RouteDefinition<TData>;
 export function on<TData = unknown>(
   types: string | readonly string[],
+  options: BatchRouteOptions<TData>,
+): RouteDefinition<TData>;
+export function on<TData = unknown>(
+  types: string | readonly string[],
   options: RouteOptions<TData>,
 ): RouteDefinition<TData>;
 export function on<TData = unknown>(
   types: string | readonly string[] | ContractVersion<TData>,
-  given: RouteOptions<TData> | ContractRouteOptions<TData>,
+  given: RouteOptions<TData> | ContractRouteOptions<TData> | BatchRouteOptions<TData>,
 ): RouteDefinition<TData> {
-  // A contract route's handler is only ever given events checked and upcast to its version.
+  // A contract route's handler is only ever given events checked and upcast to its version; a
+  // batching route's handler (marked by `batch`) is only ever given arrays of events.
   const options = given as RouteOptions<TData>;
   if (typeof types === 'string') return { ...options, types: [types] };
   if (isTypeList(types)) return { ...options, types: [...types] };

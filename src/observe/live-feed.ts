@@ -1,15 +1,8 @@
 // Run status changes seen by this process's worker, kept briefly for the admin API's live stream.
 // Nothing is recorded while no one listens, so the worker pays nothing without a dashboard open.
-export type LiveRunStatus = 'running' | 'completed' | 'skipped' | 'retrying' | 'dead' | 'queued';
+import type { LiveRunStatus, RunChange } from '../server/admin-types.js';
 
-export interface RunChange {
-  runId: string;
-  route: string;
-  eventId: string;
-  status: LiveRunStatus;
-  attempt: number;
-  at: number;
-}
+export type { LiveRunStatus, RunChange };
 
 export interface LiveCursor {
   /** Changes since the last call; `missed` counts changes dropped because the reader fell behind. */

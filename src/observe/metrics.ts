@@ -242,12 +242,15 @@ export class AgentdMetrics {
   private rejectMetrics(registers: Registry[], rejects: () => RejectCount[]): void {
     new Counter({
       name: 'agentd_webhook_rejects_total',
-      help: 'Webhook requests refused, per source and reason',
-      labelNames: ['source', 'reason'],
+      help: 'Ingress requests refused, per source and reason (and route, for backlog-full)',
+      labelNames: ['source', 'reason', 'route'],
       registers,
       collect() {
         this.reset();
-        for (const r of rejects()) this.labels(r.source, r.reason).inc(r.count);
+        for (const { source, reason, route, count } of rejects())
+          this.labels(route === undefined ? { source, reason } : { source, reason, route }).inc(
+            count,
+          );
       },
     });
   }

@@ -4,6 +4,8 @@
 export interface RejectCount {
   source: string;
   reason: string;
+  /** The full route a 'backlog-full' refusal named. */
+  route?: string;
   count: number;
 }
 
@@ -19,24 +21,36 @@ export const UNKNOWN_SOURCE = '(unknown)';
 
 export class RejectCounter implements RejectCounts {
   private readonly counts = new Map<string, Map<string, number>>();
+  /** 'backlog-full' refusals per source and route (route names come from the config too). */
+  private readonly backlogFull = new Map<string, Map<string, number>>();
 
-  add(source: string, reason: string): void {
-    let bySource = this.counts.get(source);
-    if (bySource === undefined) {
-      bySource = new Map();
-      this.counts.set(source, bySource);
-    }
-    bySource.set(reason, (bySource.get(reason) ?? 0) + 1);
+  add(source: string, reason: string, route?: string): void {
+    bump(this.counts, source, reason);
+    if (route !== undefined) bump(this.backlogFull, source, route);
   }
 
   snapshot(): RejectCount[] {
     const out: RejectCount[] = [];
     for (const [source, reasons] of this.counts)
-      for (const [reason, count] of reasons) out.push({ source, reason, count });
+      for (const [reason, count] of reasons)
+        if (reason !== 'backlog-full' || !this.backlogFull.has(source))
+          out.push({ source, reason, count });
+    for (const [source, routes] of this.backlogFull)
+      for (const [route, count] of routes)
+        out.push({ source, reason: 'backlog-full', route, count });
     return out;
   }
 
   forSource(source: string): Record<string, number> {
     return Object.fromEntries(this.counts.get(source) ?? []);
   }
+}
+
+function bump(table: Map<string, Map<string, number>>, outer: string, inner: string): void {
+  let row = table.get(outer);
+  if (row === undefined) {
+    row = new Map();
+    table.set(outer, row);
+  }
+  row.set(inner, (row.get(inner) ?? 0) + 1);
 }

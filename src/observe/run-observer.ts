@@ -8,7 +8,18 @@ import type { Tracing } from './tracing.js';
 
 /** How an attempt was settled. */
 export type AttemptOutcome =
-  'completed' | 'skipped' | 'retry' | 'dead' | 'released' | 'parked' | 'lease-lost' | 'unsettled';
+  | 'completed'
+  | 'skipped'
+  | 'retry'
+  | 'dead'
+  | 'released'
+  | 'parked'
+  | 'lease-lost'
+  | 'unsettled'
+  // Admission said "not now" (a per-key rate limit): back in the queue, no attempt counted.
+  | 'deferred'
+  // A newer event for its key replaced it: nothing it recorded was kept.
+  | 'cancelled';
 
 export interface RouteObserver {
   /** A claimed delivery is about to run; its spans when tracing is on. */
@@ -37,8 +48,10 @@ const LIVE_STATUS: Record<AttemptOutcome, LiveRunStatus | undefined> = {
   retry: 'retrying',
   dead: 'dead',
   released: 'queued',
-  parked: undefined,
+  parked: 'waiting',
   'lease-lost': undefined,
+  deferred: 'queued',
+  cancelled: 'cancelled',
   unsettled: undefined,
 };
 

@@ -12,7 +12,7 @@ export class RunSpans implements RunTracer {
   private handlerEnded = false;
   private handlerParent: string | undefined;
   /** Steps running now; a handler span nests under the step only when exactly one is open. */
-  private readonly openSteps: Span[] = [];
+  private openSteps: Span[] | undefined;
 
   constructor(
     private readonly tracing: Tracing,
@@ -20,14 +20,15 @@ export class RunSpans implements RunTracer {
     delivery: Delivery,
   ) {
     const event = delivery.event;
-    this.deliver = tracing.startSpan(`deliver ${route}`, SpanKind.CONSUMER, event.traceparent, {
-      // Few attributes: each is copied and exported on every delivery.
-      'messaging.destination.name': route,
-      'messaging.message.id': event.id,
-      'agentd.event.type': event.type,
-      'agentd.run.id': delivery.deliveryId,
-      'agentd.run.attempt': delivery.attempt,
-    });
+    this.deliver = tracing.startSpan(`deliver ${route}`, SpanKind.CONSUMER, event.traceparent);
+    // Few attributes, set only on a recorded span: each is copied and exported on every delivery.
+    if (this.deliver.isRecording())
+      this.deliver
+        .setAttribute('messaging.destination.name', route)
+        .setAttribute('messaging.message.id', event.id)
+        .setAttribute('agentd.event.type', event.type)
+        .setAttribute('agentd.run.id', delivery.deliveryId)
+        .setAttribute('agentd.run.attempt', delivery.attempt);
   }
 
   get traceId(): string {
@@ -66,14 +67,15 @@ export class RunSpans implements RunTracer {
     const span = this.tracing.startChild(`step ${name}`, this.handler ?? this.deliver, {
       'agentd.step.name': name,
     });
-    this.openSteps.push(span);
+    const open = (this.openSteps ??= []);
+    open.push(span);
     try {
       return await run(span);
     } catch (error) {
       failSpan(span, error);
       throw error;
     } finally {
-      this.openSteps.splice(this.openSteps.indexOf(span), 1);
+      open.splice(open.indexOf(span), 1);
       span.end();
     }
   }
@@ -83,7 +85,7 @@ export class RunSpans implements RunTracer {
     attributes: SpanAttributes | undefined,
     fn: (span: TraceSpan) => T | Promise<T>,
   ): Promise<T> {
-    const only = this.openSteps.length === 1 ? this.openSteps[0] : undefined;
+    const only = this.openSteps?.length === 1 ? this.openSteps[0] : undefined;
     const span = this.tracing.startChild(name, only ?? this.handler ?? this.deliver, attributes);
     try {
       return await fn(span);

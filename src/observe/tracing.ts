@@ -1,27 +1,24 @@
-// OpenTelemetry tracing for one daemon: a tracer provider of its own (never the global one, so two
-// daemons in one process, as in tests, keep their spans apart), an OTLP/HTTP exporter when
-// `observe.otlp` is configured, and the W3C traceparent glue between events and spans.
+// OpenTelemetry tracing for one daemon: spans of its own (RecordedSpan, never the global tracer,
+// so two daemons in one process, as in tests, keep their spans apart), exported in batches to any
+// SpanExporter or over OTLP/HTTP when `observe.otlp` is configured, and the W3C traceparent glue
+// between events and spans. Sampling follows the parent's flag, and decides new traces by ratio.
 import {
-  ROOT_CONTEXT,
   SpanKind,
   TraceFlags,
   trace,
-  type Attributes,
-  type Context,
   type Span,
-  type Tracer,
+  type SpanAttributes,
+  type SpanContext,
 } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
-  AlwaysOnSampler,
-  BasicTracerProvider,
   BatchSpanProcessor,
-  ParentBasedSampler,
   SimpleSpanProcessor,
-  TraceIdRatioBasedSampler,
   type SpanExporter,
+  type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { OtlpHttpExporter } from './otlp-http-exporter.js';
+import { randomId, RecordedSpan, type SpanOrigin } from './recorded-span.js';
 
 export interface TracingOptions {
   /** Where finished spans go. */
@@ -43,73 +40,124 @@ export interface OtlpOptions {
   sampleRatio?: number;
 }
 
+// A W3C traceparent: version, trace id, parent span id, flags (validated: it may come from a header).
+const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const ZERO_TRACE = '0'.repeat(32);
+const ZERO_SPAN = '0'.repeat(16);
+/** The W3C random part of a trace id: its last 56 bits (14 hex digits). */
+const RANDOM_RANGE = 2 ** 56;
+
 export class Tracing {
-  readonly tracer: Tracer;
-  private readonly provider: BasicTracerProvider;
+  private readonly processor: SpanProcessor;
+  private readonly origin: SpanOrigin;
+  /** New traces are sampled when their id's random part is below this. */
+  private readonly threshold: number;
 
   constructor(options: TracingOptions) {
-    const processor = options.immediate
+    // Large batches: fewer requests to the collector, each export's fixed cost spread thinner.
+    this.processor = options.immediate
       ? new SimpleSpanProcessor(options.exporter)
-      : new BatchSpanProcessor(options.exporter, { maxQueueSize: 8_192, maxExportBatchSize: 512 });
-    this.provider = new BasicTracerProvider({
+      : new BatchSpanProcessor(options.exporter, {
+          maxQueueSize: 16_384,
+          maxExportBatchSize: 2_048,
+          scheduledDelayMillis: 1_000,
+        });
+    this.origin = {
       resource: resourceFromAttributes({
         'service.name': options.serviceName ?? 'agentd',
         ...(options.node === undefined ? {} : { 'service.instance.id': options.node }),
       }),
-      sampler: new ParentBasedSampler({
-        // The ratio sampler hashes every trace id; at 1 there is nothing to decide.
-        root:
-          (options.sampleRatio ?? 1) >= 1
-            ? new AlwaysOnSampler()
-            : new TraceIdRatioBasedSampler(options.sampleRatio ?? 1),
-      }),
-      spanProcessors: [processor],
-    });
-    this.tracer = this.provider.getTracer('agentd');
+      instrumentationScope: { name: 'agentd' },
+      processor: this.processor,
+    };
+    const ratio = Math.min(1, Math.max(0, options.sampleRatio ?? 1));
+    this.threshold = ratio >= 1 ? Infinity : ratio * RANDOM_RANGE;
   }
 
-  /** An OTLP/HTTP (JSON over HTTP) exporter to the configured collector. */
-  static otlp(otlp: OtlpOptions, node?: string): Tracing {
+  /** OTLP/HTTP (JSON over HTTP) to the configured collector; failed batches go to `onError`. */
+  static otlp(otlp: OtlpOptions, node?: string, onError?: (error: Error) => void): Tracing {
     return new Tracing({
-      exporter: new OTLPTraceExporter({
+      exporter: new OtlpHttpExporter({
         url: otlp.url,
         ...(otlp.headers === undefined ? {} : { headers: otlp.headers }),
+        ...(onError === undefined ? {} : { onError }),
       }),
       ...(node === undefined ? {} : { node }),
       ...(otlp.sampleRatio === undefined ? {} : { sampleRatio: otlp.sampleRatio }),
     });
   }
 
-  /** Starts a span whose parent is the W3C `traceparent` given (a new trace when there is none). */
+  /**
+   * Starts a span whose parent is the W3C `traceparent` given (a new trace when there is none or
+   * it is malformed). Unsampled, it records nothing but still carries the trace on.
+   */
   startSpan(
     name: string,
     kind: SpanKind,
     traceparent: string | undefined,
-    attributes?: Attributes,
+    attributes?: SpanAttributes,
   ): Span {
-    return this.tracer.startSpan(
+    const parent = traceparent === undefined ? null : TRACEPARENT.exec(traceparent);
+    const traceId = parent?.[1];
+    const spanId = parent?.[2];
+    if (
+      traceId === undefined ||
+      spanId === undefined ||
+      traceId === ZERO_TRACE ||
+      spanId === ZERO_SPAN
+    ) {
+      const newTrace = randomId(16);
+      const sampled =
+        this.threshold === Infinity || parseInt(newTrace.slice(18), 16) < this.threshold;
+      return this.open(name, kind, newTrace, sampled, undefined, attributes);
+    }
+    const remote: SpanContext = {
+      traceId,
+      spanId,
+      traceFlags: parseInt(parent?.[3] ?? '0', 16) & TraceFlags.SAMPLED,
+      isRemote: true,
+    };
+    return this.open(
       name,
-      attributes === undefined ? { kind } : { kind, attributes },
-      contextFrom(traceparent),
+      kind,
+      traceId,
+      (remote.traceFlags & TraceFlags.SAMPLED) !== 0,
+      remote,
+      attributes,
     );
   }
 
-  /** Starts a child span of `parent`. */
-  startChild(name: string, parent: Span, attributes?: Attributes): Span {
-    return this.tracer.startSpan(
-      name,
-      attributes === undefined ? {} : { attributes },
-      trace.setSpan(ROOT_CONTEXT, parent),
-    );
+  /** Starts a child span of `parent`, sampled as the parent is. */
+  startChild(name: string, parent: Span, attributes?: SpanAttributes): Span {
+    const context = parent.spanContext();
+    const sampled = (context.traceFlags & TraceFlags.SAMPLED) !== 0;
+    return this.open(name, SpanKind.INTERNAL, context.traceId, sampled, context, attributes);
   }
 
   /** Exports what has ended so far. */
   async flush(): Promise<void> {
-    await this.provider.forceFlush();
+    await this.processor.forceFlush();
   }
 
   async shutdown(): Promise<void> {
-    await this.provider.shutdown();
+    await this.processor.shutdown();
+  }
+
+  private open(
+    name: string,
+    kind: SpanKind,
+    traceId: string,
+    sampled: boolean,
+    parent: SpanContext | undefined,
+    attributes: SpanAttributes | undefined,
+  ): Span {
+    const context: SpanContext = {
+      traceId,
+      spanId: randomId(8),
+      traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
+    };
+    if (!sampled) return trace.wrapSpanContext(context);
+    return new RecordedSpan(this.origin, name, kind, context, parent, attributes);
   }
 }
 
@@ -123,20 +171,6 @@ export function traceparentOf(span: Span): string {
 /** The trace id in a W3C traceparent (`00-<trace id>-<span id>-<flags>`). */
 export function traceIdOf(traceparent: string | undefined): string | undefined {
   return traceparent === undefined ? undefined : traceparent.slice(3, 35);
-}
-
-/** A remote parent from a traceparent the envelope schema already validated; ROOT without one. */
-function contextFrom(traceparent: string | undefined): Context {
-  if (traceparent === undefined || traceparent.length !== 55) return ROOT_CONTEXT;
-  const traceId = traceparent.slice(3, 35);
-  const spanId = traceparent.slice(36, 52);
-  if (/^0+$/.test(traceId) || /^0+$/.test(spanId)) return ROOT_CONTEXT;
-  return trace.setSpanContext(ROOT_CONTEXT, {
-    traceId,
-    spanId,
-    traceFlags: parseInt(traceparent.slice(53), 16) & TraceFlags.SAMPLED,
-    isRemote: true,
-  });
 }
 
 export { SpanKind, type Span };

@@ -7,6 +7,7 @@ import type { RecordedAction } from '../bus/outbox-store.js';
 import { deriveEvent, type AgentdEvent, type EventInput } from '../core/envelope.js';
 import { NonRetryableError } from '../core/errors.js';
 import { formatIssues } from '../core/issues.js';
+import { chainAfter, CHAIN_EXTENSION } from '../governor/loop-guard.js';
 import type {
   ActionOptions,
   ActionRef,
@@ -48,12 +49,13 @@ export interface ActionRecorderOptions {
   runId: string;
   /** The `source` of events this harness publishes (bus actions). */
   source: string;
-  maxDepth: number;
   policy: OutboxPolicy;
   routeDryRun?: boolean | undefined;
   routeApproval?: ApprovalOption | undefined;
   /** Throws once the run has ended. */
   assertLive(): void;
+  /** The run's span as a traceparent, when the daemon traces: the send's span goes under it. */
+  traceparent?: (() => string) | undefined;
 }
 
 /** Actions recorded in one scope: the run itself (key '') or one step. */
@@ -164,6 +166,7 @@ export class ActionRecorder {
     const expiresInMs =
       typeof approval === 'object' ? approval.expiresInMs : policy.approvalExpiresInMs;
     const lane = spec.lane?.(parsed.data as never, key);
+    const traceparent = this.options.traceparent?.() ?? event.traceparent;
     scope.actions.push({
       key,
       sink,
@@ -182,26 +185,25 @@ export class ActionRecorder {
         correlationid: event.correlationid,
         depth: event.depth,
         trust: event.trust,
-        ...(event.traceparent === undefined ? {} : { traceparent: event.traceparent }),
+        ...(traceparent === undefined ? {} : { traceparent }),
       },
     });
     return { key, sink, action };
   }
 
-  /** A bus action's event, derived now: its id comes from the key, so a re-run makes the same one. */
+  /**
+   * A bus action's event, derived now: its id comes from the key, so a re-run makes the same one.
+   * Like ctx.emit, it carries the chain with this route counted, for the loop guard.
+   */
   private busEvent(input: EventInput, key: string): AgentdEvent {
     if (typeof input !== 'object' || input === null)
       throw new NonRetryableError('ctx.outbox.bus.publish: expected an event { type, data, ... }');
-    const event = deriveEvent(
-      this.options.event,
-      { ...input, id: input.id ?? `action-${key}` },
-      this.options.source,
+    const { event: parent, route, source } = this.options;
+    return deriveEvent(
+      parent,
+      { ...input, id: input.id ?? `action-${key}`, [CHAIN_EXTENSION]: chainAfter(parent, route) },
+      source,
     );
-    if (event.depth > this.options.maxDepth)
-      throw new NonRetryableError(
-        `loop guard: publishing ${event.type} would reach depth ${event.depth}, above worker.maxDepth ${this.options.maxDepth}`,
-      );
-    return event;
   }
 
   private assertSendable(sink: string, where: string, params: unknown): void {

@@ -1,10 +1,15 @@
 // The dispatcher: claims recorded actions and sends them through their sinks, beside the worker
 // and never in its way (its own concurrency, its own loop). Retries back off with jitter or wait
-// as the service said; actions that keep failing, or fail for good, go to the outbox's DLQ.
+// as the service said; actions that keep failing, or fail for good, go to the outbox's DLQ. A
+// sink whose circuit is open gets nothing: its actions stay pending, no attempt spent, until the
+// cool-down ends and one trial send says whether the service is back.
 import { backoffDelay, type BackoffPolicy } from '../bus/bus.js';
 import type { ActionError, OutboxStore, StoredAction } from '../bus/outbox-store.js';
 import { describeError } from '../core/errors.js';
+import type { CircuitTicket } from '../governor/circuit-breaker.js';
+import type { CircuitRegistry } from '../governor/circuit-breaker-registry.js';
 import type { Logger } from '../observe/log.js';
+import type { OutboxObserver } from '../observe/outbox-observer.js';
 import { actionEvents, type ActionOutcome } from './action-events.js';
 import type { SinkGate } from './sink-gate.js';
 import { SinkError, type Sink } from './sink.js';
@@ -13,6 +18,8 @@ export interface DispatcherOptions {
   store: OutboxStore;
   sinks: ReadonlyMap<string, Sink>;
   gate: SinkGate;
+  /** One circuit breaker per sink (kind 'sink'); without it sinks are not circuit-broken. */
+  circuits?: CircuitRegistry | undefined;
   log: Logger;
   /** The `source` of agentd.action.* events. */
   source: string;
@@ -28,6 +35,8 @@ export interface DispatcherOptions {
   pollMs?: number;
   /** On stop, how long sends in flight may finish. Default 5 s. */
   graceMs?: number;
+  /** Told about every send (metrics, spans). */
+  observer?: OutboxObserver | undefined;
 }
 
 export interface Dispatcher {
@@ -53,6 +62,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 class OutboxDispatcher implements Dispatcher {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly busyLanes = new Set<string>();
+  /** Circuit tickets of actions picked in the claim under way, by action id. */
+  private readonly tickets = new Map<string, CircuitTicket>();
   private readonly stopping = new AbortController();
   private readonly sends = new AbortController();
   private loop: Promise<void> | undefined;
@@ -105,6 +116,7 @@ class OutboxDispatcher implements Dispatcher {
     while (!this.stopping.signal.aborted) {
       this.woken = false;
       let claimed: StoredAction[];
+      this.tickets.clear();
       try {
         const now = Date.now();
         if (now >= nextExpirySweep) {
@@ -117,29 +129,58 @@ class OutboxDispatcher implements Dispatcher {
           now,
           leaseMs: DISPATCH_DEFAULTS.leaseMs,
           pick: (action) => this.admit(action),
+          unpick: (action) => this.unadmit(action),
         });
       } catch (error) {
+        // A trial ticket never settled would keep a half-open circuit from ever closing.
+        for (const ticket of this.tickets.values()) ticket.released();
+        this.tickets.clear();
         if (!this.stopping.signal.aborted)
           log.error({ err: error }, 'outbox: claiming actions failed; trying again in 1 s');
         await this.idle(1_000);
         continue;
       }
-      for (const action of claimed) this.launch(action);
+      for (const action of claimed) {
+        const ticket = this.tickets.get(action.id);
+        this.tickets.delete(action.id);
+        this.launch(action, ticket);
+      }
       if (claimed.length > 0 && this.inFlight.size < concurrency) continue;
       await this.idle(await this.nextWait());
     }
   }
 
-  /** Decides inside the claim: the sink is open and nothing else of the lane is in flight. */
+  /**
+   * Decides inside the claim: the sink's circuit lets a send through, its gate is open, and
+   * nothing else of the lane is in flight. A refusal leaves the action pending, attempt unspent.
+   */
   private admit(action: StoredAction): boolean {
     if (action.lane !== undefined && this.busyLanes.has(action.lane)) return false;
+    const circuit = this.options.circuits?.breaker('sink', action.sink);
+    // Looked at first, so an open circuit does not take the gate's rate tokens.
+    if (circuit !== undefined && circuit.blockedForMs() > 0) return false;
     if (!this.options.gate.tryAcquire(action.sink)) return false;
+    if (circuit !== undefined) {
+      const pass = circuit.tryPass();
+      if (!pass.allowed) {
+        this.options.gate.release(action.sink);
+        return false;
+      }
+      this.tickets.set(action.id, pass);
+    }
     if (action.lane !== undefined) this.busyLanes.add(action.lane);
     return true;
   }
 
-  private launch(action: StoredAction): void {
-    const send = this.send(action)
+  private unadmit(action: StoredAction): void {
+    this.options.gate.release(action.sink);
+    if (action.lane !== undefined) this.busyLanes.delete(action.lane);
+    this.tickets.get(action.id)?.released();
+    this.tickets.delete(action.id);
+  }
+
+  private launch(action: StoredAction, ticket: CircuitTicket | undefined): void {
+    const send = this.send(action, ticket)
       .catch((error: unknown) => {
         this.options.log.error(
           { actionId: action.id, sink: action.sink, route: action.route, err: error },
@@ -155,7 +196,7 @@ class OutboxDispatcher implements Dispatcher {
     this.inFlight.add(send);
   }
 
-  private async send(action: StoredAction): Promise<void> {
+  private async send(action: StoredAction, ticket: CircuitTicket | undefined): Promise<void> {
     const { store, log, source } = this.options;
     const ids = {
       actionId: action.id,
@@ -172,6 +213,7 @@ class OutboxDispatcher implements Dispatcher {
       this.options.timeoutMs ??
       DISPATCH_DEFAULTS.timeoutMs;
     const signal = AbortSignal.any([this.sends.signal, AbortSignal.timeout(timeoutMs)]);
+    const observed = this.options.observer?.sending(action);
     let result: unknown;
     try {
       if (sink === undefined)
@@ -187,12 +229,21 @@ class OutboxDispatcher implements Dispatcher {
         signal,
       });
     } catch (error) {
-      if (this.sends.signal.aborted) return; // shutting down: left 'sending', recovered at start
-      await this.failed(action, error, ids);
+      if (this.sends.signal.aborted) {
+        ticket?.released();
+        observed?.settled('interrupted', error);
+        return; // shutting down: left 'sending', recovered at start
+      }
+      if (isServiceFault(error)) ticket?.failed(error);
+      else ticket?.released();
+      const outcome = await this.failed(action, error, ids);
+      observed?.settled(outcome, error);
       return;
     }
+    ticket?.succeeded();
     const events = actionEvents(store, action, { status: 'completed', result }, source);
     await store.complete(action, result, events);
+    observed?.settled('sent');
     if (log.isLevelEnabled('debug')) log.debug({ ...ids, result }, 'outbox: action sent');
   }
 
@@ -200,7 +251,7 @@ class OutboxDispatcher implements Dispatcher {
     action: StoredAction,
     error: unknown,
     ids: Record<string, unknown>,
-  ): Promise<void> {
+  ): Promise<'retry' | 'dead'> {
     const { store, log, source } = this.options;
     const failure = error instanceof SinkError ? error : undefined;
     const record: ActionError = {
@@ -222,7 +273,7 @@ class OutboxDispatcher implements Dispatcher {
         backoffDelay(this.options.backoff ?? DISPATCH_DEFAULTS.backoff, action.attempt);
       await store.retry(action, Date.now() + delay, record);
       log.warn({ ...ids, err: error, retryInMs: delay }, 'outbox: send failed; will retry');
-      return;
+      return 'retry';
     }
     const reason = retryable
       ? `failed ${action.attempt} of ${maxAttempts} attempts; last error: ${record.error}`
@@ -235,6 +286,7 @@ class OutboxDispatcher implements Dispatcher {
     };
     await store.fail(action, reason, record, actionEvents(store, action, outcome, source));
     log.error({ ...ids, err: error }, 'outbox: action failed for good: in the outbox DLQ');
+    return 'dead';
   }
 
   private async expireApprovals(now: number): Promise<void> {
@@ -261,10 +313,15 @@ class OutboxDispatcher implements Dispatcher {
     const due = await this.options.store.nextDueAt().catch(() => undefined);
     const open = this.options.gate.nextOpenAt(now);
     let wait = poll;
-    // Due already but not claimed: its sink is closed (see `open`), or a send in flight holds its
-    // lane or run, and that send's end wakes the loop.
+    // Due already but not claimed: its sink is closed (see `open`), its circuit is open (see
+    // `trial`), or a send in flight holds its lane or run, and that send's end wakes the loop.
     if (due !== undefined && due > now) wait = Math.min(wait, due - now);
     if (open !== undefined) wait = Math.min(wait, Math.max(1, open - now));
+    const circuits = this.options.circuits;
+    // The circuits keep their own clock: the wait is measured on it.
+    const trial = circuits?.nextReopenAt('sink');
+    if (circuits !== undefined && trial !== undefined)
+      wait = Math.min(wait, Math.max(1, trial - circuits.clock.now()));
     return wait;
   }
 
@@ -280,4 +337,15 @@ class OutboxDispatcher implements Dispatcher {
       this.wakeUp = done;
     });
   }
+}
+
+/**
+ * What counts against a sink's circuit: failures that may pass (5xx, timeouts, transport errors,
+ * Slack's internal_error). A 4xx is about the action itself and a 429 is the gate's business.
+ */
+function isServiceFault(error: unknown): boolean {
+  if (!(error instanceof SinkError)) return true;
+  if (!error.retryable) return false;
+  const status = error.status;
+  return status === undefined || status === 408 || !(status >= 400 && status < 500);
 }

@@ -5,7 +5,9 @@ import type { Bus } from '../bus/bus.js';
 import type { OutboxStore } from '../bus/outbox-store.js';
 import type { OutboxConfig, RateLimitConfig } from '../core/outbox-config.js';
 import type { SecretInput } from '../core/source-fields.js';
+import type { CircuitRegistry } from '../governor/circuit-breaker-registry.js';
 import type { Logger } from '../observe/log.js';
+import type { OutboxObserver } from '../observe/outbox-observer.js';
 import { resolveSecrets } from '../sources/secret-value.js';
 import { DEFAULT_APPROVAL_EXPIRY_MS, type OutboxPolicy } from './action-recorder.js';
 import { createDispatcher, type Dispatcher } from './dispatcher.js';
@@ -130,12 +132,20 @@ export function outboxPolicy(config: OutboxConfig | undefined): Omit<OutboxPolic
   };
 }
 
-/** The daemon's dispatcher over the bus's outbox store, with the bus sink added. */
+/**
+ * The daemon's dispatcher over the bus's outbox store, with the bus sink added; with `circuits`,
+ * each sink has a circuit breaker (kind 'sink', named like the sink).
+ */
 export function dispatcherFor(
   setup: OutboxSetup,
   store: OutboxStore,
   bus: Pick<Bus, 'publish'>,
-  options: { log: Logger; source: string },
+  options: {
+    log: Logger;
+    source: string;
+    circuits?: CircuitRegistry | undefined;
+    observer?: OutboxObserver | undefined;
+  },
 ): Dispatcher {
   const sinks = new Map(setup.sinks);
   sinks.set('bus', new BusSink(bus));
@@ -145,8 +155,10 @@ export function dispatcherFor(
     store,
     sinks,
     gate: new SinkGate(setup.limits),
+    ...(options.circuits === undefined ? {} : { circuits: options.circuits }),
     log: options.log,
     source: options.source,
+    observer: options.observer,
     sinkTimeoutMs: setup.timeouts,
     ...(config.concurrency === undefined ? {} : { concurrency: config.concurrency }),
     ...(config.maxAttempts === undefined ? {} : { maxAttempts: config.maxAttempts }),

@@ -2,16 +2,23 @@
 import { DEFAULT_SUBSCRIPTION, type SubscriptionOptions } from '../bus/bus.js';
 import type { AgentdEvent } from '../core/envelope.js';
 import type { ResolvedRoute } from '../core/config.js';
+import { routeKeyOf } from '../core/key-expression.js';
 
 export const ROUTE_DEFAULTS = {
   concurrency: 8,
   timeoutMs: 5 * 60_000,
 };
 
-/** The subscription a route reads from; its lease outlives the extension interval comfortably. */
+/**
+ * The subscription a route reads from; its lease outlives the extension interval comfortably. The
+ * governor options the bus applies at fan-out (key, fairness, singleton, cancelOn, debounce,
+ * batch) are carried over; the route's one key may be given by key, singleton.key, debounce.key
+ * or batch.key, and a route whose keys disagree is refused with a ValidationError naming it.
+ */
 export function subscriptionFor(route: ResolvedRoute): SubscriptionOptions {
   const retries = route.retries ?? {};
   const base = DEFAULT_SUBSCRIPTION;
+  const key = routeKeyOf(route, route.name);
   return {
     types: route.types,
     maxAttempts: retries.maxAttempts ?? base.maxAttempts,
@@ -22,6 +29,23 @@ export function subscriptionFor(route: ResolvedRoute): SubscriptionOptions {
     },
     leaseMs: base.leaseMs,
     ordering: route.ordering ?? 'key',
+    ...(key === undefined ? {} : { key }),
+    ...(route.fairness === undefined ? {} : { fairness: route.fairness }),
+    ...(route.singleton === undefined ? {} : { singleton: route.singleton.mode }),
+    ...(route.cancelOn === undefined ? {} : { cancelOn: route.cancelOn }),
+    ...(route.debounce === undefined
+      ? {}
+      : {
+          debounce: {
+            waitMs: route.debounce.waitMs,
+            ...(route.debounce.maxWaitMs === undefined
+              ? {}
+              : { maxWaitMs: route.debounce.maxWaitMs }),
+          },
+        }),
+    ...(route.batch === undefined
+      ? {}
+      : { batch: { maxSize: route.batch.maxSize, maxWaitMs: route.batch.maxWaitMs } }),
   };
 }
 

@@ -4,6 +4,7 @@ import type { RecordedAction } from '../bus/outbox-store.js';
 import { deriveEvent, type AgentdEvent, type EventInput } from '../core/envelope.js';
 import { NonRetryableError } from '../core/errors.js';
 import type { ApprovalOption, Outbox, WaitForEventOptions } from '../core/outbox-api.js';
+import { chainAfter, CHAIN_EXTENSION } from '../governor/loop-guard.js';
 import type { HandlerContext, RunInfo } from '../core/route.js';
 import { NOOP_TRACER, type RunTracer } from '../core/run-tracer.js';
 import type { Logger } from '../observe/log.js';
@@ -19,7 +20,6 @@ export interface RunContextOptions {
   log: Logger;
   /** The `source` of events this harness emits. */
   source: string;
-  maxDepth: number;
   /** The run's spans when the daemon traces: steps get spans, emits name the run as parent. */
   spans?: RunSpans;
   /**
@@ -65,11 +65,11 @@ export class RunContext implements HandlerContext {
       route: options.route,
       runId: delivery.deliveryId,
       source: options.source,
-      maxDepth: options.maxDepth,
       policy: options.outbox?.policy ?? BUS_ONLY_POLICY,
       routeDryRun: options.outbox?.dryRun,
       routeApproval: options.outbox?.approval,
       assertLive: () => this.assertLive('outbox'),
+      traceparent: options.spans?.traceparent.bind(options.spans),
     });
   }
 
@@ -164,7 +164,12 @@ export class RunContext implements HandlerContext {
     this.assertLive('emit');
     const parent = this.options.delivery.event;
     const list: readonly EventInput[] = Array.isArray(events) ? events : [events as EventInput];
-    const derived = list.map((input) => deriveEvent(parent, input, this.options.source));
+    // The chain this run continues, with this route counted: the loop guard reads it when the
+    // emitted events are delivered (depth and cycles are checked there, on every bus).
+    const chain = chainAfter(parent, this.run.route);
+    const derived = list.map((input) =>
+      deriveEvent(parent, { ...input, [CHAIN_EXTENSION]: chain }, this.options.source),
+    );
     const spans = this.options.spans;
     if (spans !== undefined) {
       // The emitting run's handler span is the new event's parent, so the trace shows the hop.
@@ -172,13 +177,6 @@ export class RunContext implements HandlerContext {
         if (input.traceparent === undefined)
           (derived[i] as AgentdEvent).traceparent = spans.traceparent();
       });
-    }
-    for (const event of derived) {
-      if (event.depth > this.options.maxDepth) {
-        throw new NonRetryableError(
-          `loop guard: emitting ${event.type} would reach depth ${event.depth}, above worker.maxDepth ${this.options.maxDepth}`,
-        );
-      }
     }
     this.emitted.push(...derived);
     return derived;

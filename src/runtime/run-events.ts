@@ -1,12 +1,15 @@
-// Internal events about runs: agentd.run.completed and agentd.run.failed, stored only when some
-// route listens, and never about runs that were themselves triggered by run events (no echo loops).
+// Internal events about runs: agentd.run.completed, agentd.run.failed and agentd.run.cancelled,
+// stored only when some route listens, and never about runs that were themselves triggered by run
+// events (no echo loops).
 import type { Bus, Delivery } from '../bus/bus.js';
 import { deriveEvent, type AgentdEvent } from '../core/envelope.js';
 
 export interface RunOutcome {
-  status: 'completed' | 'failed';
+  status: 'completed' | 'failed' | 'cancelled';
   durationMs: number;
   error?: string;
+  /** Why a cancelled run was cancelled. */
+  reason?: string;
   willRetry?: boolean;
   /** What the handler returned; a `usage` object on it (agent handlers) is passed on. */
   result?: unknown;
@@ -31,6 +34,7 @@ export function runEvents(
     durationMs: Math.round(outcome.durationMs),
     ...(outcome.error === undefined ? {} : { error: outcome.error }),
     ...(outcome.willRetry === undefined ? {} : { willRetry: outcome.willRetry }),
+    ...(outcome.reason === undefined ? {} : { reason: outcome.reason }),
     ...usageOf(outcome.result),
   };
   return [deriveEvent(delivery.event, { type, data, dataschema: `agentd:${type}/v1` }, source)];

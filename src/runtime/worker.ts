@@ -1,30 +1,25 @@
-// The worker: one claim loop per route (so a slow route never blocks another), handlers run under
-// a timeout and an AbortSignal, outcomes settled as ack / nack / dead-letter, graceful drain on stop.
-import type { Bus, Delivery, Subscription } from '../bus/bus.js';
+// The worker: one claim loop per route (claim-loop.ts) under the governor's admission, each run
+// under a timeout and an AbortSignal (run-attempt.ts), settled as ack / nack / dead-letter /
+// cancel (run-settlement.ts); a graceful drain on stop.
+import type { Bus, Delivery } from '../bus/bus.js';
 import type { ResolvedRoute } from '../core/config.js';
-import {
-  describeError,
-  HandlerTimeoutError,
-  LeaseLostError,
-  retrySteering,
-} from '../core/errors.js';
-import type { Logger } from '../observe/log.js';
-import {
-  NOOP_OBSERVER,
-  type AttemptOutcome,
-  type RouteObserver,
-  type RunObserver,
-} from '../observe/run-observer.js';
-import type { RunSpans } from '../observe/run-spans.js';
-import { traceIdOf } from '../observe/tracing.js';
+import { RunCancelledError } from '../core/errors.js';
 import { registryFor } from '../contracts/config-contracts.js';
-import { upcasterFor, type EventUpcast } from '../contracts/route-upcaster.js';
+import { upcasterFor } from '../contracts/route-upcaster.js';
 import type { TypeRegistry } from '../contracts/type-registry.js';
-import { applyFilter, ROUTE_DEFAULTS, subscriptionFor } from '../router/router.js';
+import { Governor, type GovernorSettings } from '../governor/governor.js';
+import type { GovernorStatus } from '../governor/governor-status.js';
+import type { RunTicket } from '../governor/route-gate.js';
+import type { Logger } from '../observe/log.js';
+import { NOOP_OBSERVER, type RunObserver } from '../observe/run-observer.js';
 import { BUS_ONLY_POLICY, type OutboxPolicy } from '../outbox/action-recorder.js';
-import { RunContext } from './context.js';
-import { RunParked } from './event-wait.js';
-import { runEvents } from './run-events.js';
+import { ROUTE_DEFAULTS, subscriptionFor } from '../router/router.js';
+import { claimLoop } from './claim-loop.js';
+import { ShutdownAbort } from './run-abort.js';
+import { executeRun, type RunDeps } from './run-attempt.js';
+import { emptyStats, type RouteState, type RouteStats } from './route-state.js';
+
+export type { RouteStats } from './route-state.js';
 
 export interface WorkerOptions {
   bus: Bus;
@@ -36,7 +31,8 @@ export interface WorkerOptions {
   concurrency?: number;
   /** How long in-flight runs may finish on stop before they are aborted. Default 10 s. */
   shutdownGraceMs?: number;
-  maxDepth?: number;
+  /** Budgets, the loop guard, pauses and where their state lives (config.governor). */
+  governor?: GovernorSettings;
   /** Lease per claimed run, renewed while it runs; default the bus's 30 s. */
   leaseMs?: number;
   /** Metrics, spans and the live feed: told about every attempt. */
@@ -48,39 +44,17 @@ export interface WorkerOptions {
   outbox?: Omit<OutboxPolicy, 'recordable'>;
 }
 
-export interface RouteStats {
-  inFlight: number;
-  attempts: number;
-  completed: number;
-  skipped: number;
-  retried: number;
-  deadLettered: number;
-}
-
 export interface Worker {
   start(): Promise<void>;
   /** Stops claiming, lets in-flight runs finish within the grace period, aborts the rest. */
   stop(): Promise<void>;
   readonly started: boolean;
   stats(): Record<string, RouteStats>;
-}
-
-class ShutdownAbort extends Error {
-  constructor() {
-    super('agentd is shutting down');
-  }
-}
-
-interface RouteState {
-  route: ResolvedRoute;
-  subscription: Subscription;
-  stats: RouteStats;
-  concurrency: number;
-  timeoutMs: number;
-  leaseMs: number;
-  observe: RouteObserver;
-  /** Brings events to the version the route accepts; undefined when it accepts none. */
-  upcast: EventUpcast | undefined;
+  /**
+   * Per route: priority, runs in flight and per minute, budget, pause; slots and circuits.
+   * Absent on a daemon whose routes run in worker processes of their own.
+   */
+  governorStatus?(): GovernorStatus;
 }
 
 export function createWorker(options: WorkerOptions): Worker {
@@ -92,19 +66,30 @@ class RouteWorker implements Worker {
   private readonly inFlight = new Set<Promise<void>>();
   private readonly controllers = new Set<AbortController>();
   private readonly loops: Promise<void>[] = [];
+  private readonly unsubscribes: (() => void)[] = [];
   private readonly stopController = new AbortController();
-  private slotWaiters: Array<() => void> = [];
-  private globalFree: number;
-  private readonly maxDepth: number;
-  private readonly outboxPolicy: OutboxPolicy;
+  private readonly governor: Governor;
+  private readonly runDeps: RunDeps;
   started = false;
 
   constructor(private readonly options: WorkerOptions) {
-    this.globalFree = options.concurrency ?? Math.max(64, options.routes.length * 2);
-    this.maxDepth = options.maxDepth ?? 16;
-    this.outboxPolicy = {
-      ...(options.outbox ?? BUS_ONLY_POLICY),
-      recordable: options.bus.outbox !== undefined,
+    const { bus, log, source } = options;
+    this.governor = new Governor({
+      ...options.governor,
+      concurrency: options.concurrency ?? Math.max(64, options.routes.length * 2),
+      log,
+      source,
+      publish: (events) => bus.publish(events),
+    });
+    this.runDeps = {
+      bus,
+      log,
+      source,
+      outboxPolicy: {
+        ...(options.outbox ?? BUS_ONLY_POLICY),
+        recordable: bus.outbox !== undefined,
+      },
+      controllers: this.controllers,
     };
   }
 
@@ -118,26 +103,35 @@ class RouteWorker implements Worker {
       const subOptions = subscriptionFor(route);
       if (this.options.leaseMs !== undefined) subOptions.leaseMs = this.options.leaseMs;
       const subscription = await bus.subscribe(route.name, subOptions);
-      this.states.push({
+      const state: RouteState = {
         route,
         subscription,
-        stats: {
-          inFlight: 0,
-          attempts: 0,
-          completed: 0,
-          skipped: 0,
-          retried: 0,
-          deadLettered: 0,
-        },
+        stats: emptyStats(),
         concurrency: route.concurrency ?? ROUTE_DEFAULTS.concurrency,
         timeoutMs: route.timeoutMs ?? ROUTE_DEFAULTS.timeoutMs,
         leaseMs: subOptions.leaseMs,
         observe: (this.options.observer ?? NOOP_OBSERVER).route(route.name),
         upcast,
-      });
+        gate: this.governor.gate(route),
+        running: new Map(),
+      };
+      // A newer event for the key (singleton 'replace', cancelOn) stops the run it replaces.
+      const unsubscribe = subscription.onCancel?.((deliveryId, reason) =>
+        state.running.get(deliveryId)?.abort(new RunCancelledError(reason)),
+      );
+      if (unsubscribe !== undefined) this.unsubscribes.push(unsubscribe);
+      this.states.push(state);
     }
+    await this.governor.start();
     this.started = true;
-    for (const state of this.states) this.loops.push(this.claimLoop(state));
+    const deps = {
+      governor: this.governor,
+      stop: this.stopController.signal,
+      log: this.options.log,
+      launch: (state: RouteState, delivery: Delivery, ticket: RunTicket) =>
+        this.launch(state, delivery, ticket),
+    };
+    for (const state of this.states) this.loops.push(claimLoop(state, deps));
   }
 
   async stop(): Promise<void> {
@@ -153,60 +147,24 @@ class RouteWorker implements Worker {
       for (const controller of this.controllers) controller.abort(new ShutdownAbort());
       await settleWithin([...this.inFlight], 5_000);
     }
-    this.wakeSlotWaiters();
     await Promise.all(this.loops);
+    for (const unsubscribe of this.unsubscribes.splice(0)) unsubscribe();
+    await this.governor.stop();
   }
 
   stats(): Record<string, RouteStats> {
     return Object.fromEntries(this.states.map((s) => [s.route.name, { ...s.stats }]));
   }
 
-  private async claimLoop(state: RouteState): Promise<void> {
-    const stop = this.stopController.signal;
-    let idle = true;
-    while (!stop.aborted) {
-      // Admission before claim: reserve global slots first. An idle route waits holding one slot,
-      // a busy one takes what is ready without waiting.
-      const want = Math.min(
-        state.concurrency - state.stats.inFlight,
-        this.globalFree,
-        idle ? 1 : Number.MAX_SAFE_INTEGER,
-      );
-      if (want <= 0) {
-        await this.slotFreed();
-        continue;
-      }
-      this.globalFree -= want;
-      let deliveries: Delivery[] = [];
-      try {
-        deliveries = await state.subscription.pull({
-          max: want,
-          waitMs: idle ? 1_000 : 0,
-          signal: stop,
-        });
-      } catch (error) {
-        if (!stop.aborted)
-          this.options.log.error(
-            { route: state.route.name, err: error },
-            'claiming failed; retrying in 1 s',
-          );
-        await sleep(stop.aborted ? 0 : 1_000);
-      } finally {
-        this.globalFree += want - deliveries.length;
-      }
-      idle = deliveries.length === 0;
-      if (stop.aborted) {
-        // Claimed while stopping: hand back untouched, without spending an attempt.
-        await Promise.allSettled(deliveries.map((d) => d.release()));
-        break;
-      }
-      for (const delivery of deliveries) this.launch(state, delivery);
-    }
+  governorStatus(): GovernorStatus {
+    return this.governor.status(
+      Object.fromEntries(this.states.map((s) => [s.route.name, s.stats.inFlight])),
+    );
   }
 
-  private launch(state: RouteState, delivery: Delivery): void {
+  private launch(state: RouteState, delivery: Delivery, ticket: RunTicket): void {
     state.stats.inFlight++;
-    const run = this.execute(state, delivery)
+    const run = executeRun(state, delivery, ticket, this.runDeps)
       .catch((error: unknown) => {
         this.options.log.error(
           {
@@ -220,225 +178,11 @@ class RouteWorker implements Worker {
       })
       .finally(() => {
         state.stats.inFlight--;
-        this.globalFree++;
+        this.governor.slots.release(1);
         this.inFlight.delete(run);
-        this.wakeSlotWaiters();
+        this.governor.notify();
       });
     this.inFlight.add(run);
-  }
-
-  /** One attempt, reported to the observer (metrics, spans, live feed) however it ends. */
-  private async execute(state: RouteState, delivery: Delivery): Promise<void> {
-    state.stats.attempts++;
-    const spans = state.observe.started(delivery);
-    let outcome: AttemptOutcome = 'unsettled';
-    try {
-      outcome = await this.attempt(state, delivery, spans);
-    } finally {
-      state.observe.settled(delivery, spans, outcome);
-    }
-  }
-
-  private async attempt(
-    state: RouteState,
-    delivery: Delivery,
-    spans: RunSpans | undefined,
-  ): Promise<AttemptOutcome> {
-    const { route } = state;
-    const log = this.options.log;
-    const ids = {
-      eventId: delivery.event.id,
-      route: route.name,
-      runId: delivery.deliveryId,
-      attempt: delivery.attempt,
-      traceId: spans?.traceId ?? traceIdOf(delivery.event.traceparent),
-    };
-    let event = delivery.event;
-    if (state.upcast !== undefined) {
-      try {
-        event = state.upcast(event);
-      } catch (error) {
-        // Upcasting is deterministic: a retry would fail the same way.
-        state.stats.deadLettered++;
-        log.error(
-          { ...ids, err: error },
-          'the event cannot be brought to the version the route accepts; dead-lettering',
-        );
-        await delivery.deadLetter(describeError(error));
-        return 'dead';
-      }
-    }
-    const verdict = applyFilter(route, event);
-    if (!verdict.run) {
-      if (verdict.error === undefined) {
-        state.stats.skipped++;
-        await delivery.ack({ outcome: 'skipped' });
-        return 'skipped';
-      }
-      state.stats.deadLettered++;
-      log.error({ ...ids, err: verdict.error }, 'route filter threw; dead-lettering');
-      await delivery.deadLetter(`route filter threw: ${describeError(verdict.error)}`);
-      return 'dead';
-    }
-
-    const controller = new RunAbort();
-    this.controllers.add(controller);
-    const timeout = setTimeout(
-      () => controller.abort(new HandlerTimeoutError(state.timeoutMs)),
-      state.timeoutMs,
-    );
-    const extender = setInterval(
-      () => {
-        delivery.extend().catch((error: unknown) => {
-          if (!controller.signal.aborted)
-            controller.abort(
-              error instanceof LeaseLostError ? error : new LeaseLostError(delivery.deliveryId),
-            );
-        });
-      },
-      Math.max(100, Math.floor(state.leaseMs / 3)),
-    );
-    const ctx = new RunContext({
-      delivery,
-      route: route.name,
-      signal: controller.signal,
-      log,
-      source: this.options.source,
-      maxDepth: this.maxDepth,
-      ...(spans === undefined ? {} : { spans }),
-      outbox: { policy: this.outboxPolicy, dryRun: route.dryRun, approval: route.approval },
-      onPark: (wait) => controller.abort(new RunParked(wait)),
-    });
-    spans?.startHandler(route.name);
-    const started = performance.now();
-    let failure: { error: unknown } | undefined;
-    // An agent handler returns its token usage; agentd.run.completed carries it.
-    let returned: unknown;
-    try {
-      returned = await controller.race(Promise.resolve().then(() => route.handler(event, ctx)));
-    } catch (error) {
-      failure = {
-        error: controller.signal.aborted ? (controller.signal.reason as unknown) : error,
-      };
-    } finally {
-      clearTimeout(timeout);
-      clearInterval(extender);
-      this.controllers.delete(controller);
-    }
-    const emitted = ctx.seal();
-    const durationMs = performance.now() - started;
-    const source = this.options.source;
-    // A handler that reached an unresolved ctx.waitForEvent is suspended there: the run parks.
-    const wait = failure?.error instanceof RunParked ? failure.error.wait : undefined;
-    state.observe.handled(
-      spans,
-      failure === undefined || wait !== undefined,
-      durationMs,
-      failure === undefined ? returned : failure.error,
-    );
-
-    if (wait !== undefined && delivery.park !== undefined) {
-      // Actions recorded so far go out now (a question posted, then its answer awaited); emits
-      // wait for the run's end, when the replayed handler makes them again.
-      await delivery.park(wait, { actions: ctx.actions });
-      log.info({ ...ids, waitFor: wait.type }, `run parked: waiting for a ${wait.type} event`);
-      return 'parked';
-    }
-    if (failure === undefined) {
-      state.stats.completed++;
-      await delivery.ack({
-        actions: ctx.actions,
-        publish: [
-          ...emitted,
-          ...runEvents(
-            this.options.bus,
-            delivery,
-            route.name,
-            { status: 'completed', durationMs, result: returned },
-            source,
-          ),
-        ],
-      });
-      if (log.isLevelEnabled('debug')) log.debug({ ...ids, durationMs }, 'run completed');
-      return 'completed';
-    }
-    const { error } = failure;
-    if (error instanceof ShutdownAbort) {
-      await delivery.release();
-      return 'released';
-    }
-    if (error instanceof LeaseLostError) {
-      log.warn(ids, 'lease lost mid-run: another attempt owns this delivery now');
-      return 'lease-lost';
-    }
-    const message = describeError(error);
-    const steering = retrySteering(error);
-    const willRetry = steering.retryable && delivery.attempt < delivery.maxAttempts;
-    const publish = runEvents(
-      this.options.bus,
-      delivery,
-      route.name,
-      { status: 'failed', durationMs, error: message, willRetry },
-      source,
-    );
-    if (!steering.retryable) {
-      state.stats.deadLettered++;
-      log.error({ ...ids, err: error }, 'run failed and will not be retried: dead-lettered');
-      await delivery.deadLetter(message, { publish });
-      return 'dead';
-    }
-    const result = await delivery.nack({
-      error: message,
-      publish,
-      ...(steering.retryAfterMs === undefined ? {} : { delayMs: steering.retryAfterMs }),
-    });
-    if (result === 'dead') {
-      state.stats.deadLettered++;
-      log.error(
-        { ...ids, err: error },
-        `run failed on its last attempt (${delivery.maxAttempts}): dead-lettered`,
-      );
-      return 'dead';
-    }
-    state.stats.retried++;
-    log.warn({ ...ids, err: error }, 'run failed; will retry');
-    return 'retry';
-  }
-
-  private slotFreed(): Promise<void> {
-    if (this.stopController.signal.aborted) return Promise.resolve();
-    return new Promise((resolve) => this.slotWaiters.push(resolve));
-  }
-
-  private wakeSlotWaiters(): void {
-    const waiters = this.slotWaiters;
-    this.slotWaiters = [];
-    for (const wake of waiters) wake();
-  }
-}
-
-/**
- * A run's abort switch. It ends the wait for the handler itself when it fires, instead of through
- * an 'abort' listener: adding and removing a listener on a fresh AbortSignal costs more than the
- * rest of a no-op run's bookkeeping.
- */
-class RunAbort extends AbortController {
-  private onAbort: ((reason: unknown) => void) | undefined;
-
-  override abort(reason?: unknown): void {
-    if (this.signal.aborted) return;
-    super.abort(reason);
-    this.onAbort?.(this.signal.reason);
-  }
-
-  /** Resolves or rejects with `work`, or rejects with the abort reason as soon as the run aborts. */
-  race<T>(work: Promise<T>): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      if (this.signal.aborted) return reject(this.signal.reason as Error);
-      this.onAbort = reject;
-      // Handlers may throw non-Errors carrying retry hints; they are passed on untouched.
-      work.then(resolve, reject);
-    });
   }
 }
 
@@ -452,8 +196,4 @@ async function settleWithin(promises: Promise<unknown>[], ms: number): Promise<b
   const result = await Promise.race([done, timedOut]);
   clearTimeout(timer);
   return result;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

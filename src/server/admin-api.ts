@@ -3,6 +3,7 @@
 // token; anything that changes state needs the admin token.
 import { Hono, type Context } from 'hono';
 import type { DeadLetterQueue } from '../bus/bus.js';
+import type { GovernorStatus } from '../governor/governor-status.js';
 import type { AdminQueries } from '../bus/sqlite/admin-sql.js';
 import type { SqliteInspector } from '../bus/sqlite/inspect-sql.js';
 import type { LineageQueries } from '../bus/sqlite/lineage-sql.js';
@@ -19,6 +20,7 @@ import {
   runsQuery,
   type ParseResult,
 } from './admin-params.js';
+import type { RoutesAnswer } from './admin-types.js';
 import { streamLive } from './live-stream.js';
 
 /** The embedded store's read side; absent on NATS, whose history agentd does not keep. */
@@ -34,6 +36,8 @@ export interface AdminApiOptions {
   dlq: DeadLetterQueue;
   /** In-flight runs per route, from this process's worker. */
   inFlight(): Record<string, number>;
+  /** The governor's view (budgets, pauses, rates, circuits); undefined without a worker here. */
+  governor?: () => GovernorStatus | undefined;
   live: LiveFeed;
   log: Logger;
   node: string;
@@ -119,15 +123,26 @@ export function createAdminApi(options: AdminApiOptions): Hono {
   api.get('/routes', (c) =>
     withStore(c, options, (store) => {
       const inFlight = options.inFlight();
+      const governor = options.governor?.();
+      const governed = new Map(governor?.routes.map((r) => [r.route, r]));
       return c.json({
-        routes: store.inspector.routes().map((route) => ({
-          ...route,
-          inFlight: inFlight[route.route] ?? 0,
-          // The governor (budgets, pauses) does not exist yet: nothing to report.
-          paused: false,
-          budget: null,
-        })),
-      });
+        routes: store.inspector.routes().map((route) => {
+          const g = governed.get(route.route);
+          return {
+            ...route,
+            inFlight: inFlight[route.route] ?? 0,
+            paused: g?.paused !== undefined,
+            pause: g?.paused ?? null,
+            budget: g?.budget ?? null,
+            priority: g?.priority ?? 0,
+            runsPerMinute: g?.runsPerMinute ?? 0,
+          };
+        }),
+        governor:
+          governor === undefined
+            ? null
+            : { global: governor.global, loop: governor.loop, circuits: governor.circuits },
+      } satisfies RoutesAnswer);
     }),
   );
 

@@ -9,13 +9,18 @@ import { AdminQueries } from '../bus/sqlite/admin-sql.js';
 import { BacklogReader } from '../bus/sqlite/backlog-sql.js';
 import { SqliteInspector } from '../bus/sqlite/inspect-sql.js';
 import { LineageQueries } from '../bus/sqlite/lineage-sql.js';
+import { OutboxBacklogReader } from '../bus/sqlite/outbox-backlog-sql.js';
 import type { ResolvedConfig } from '../core/config.js';
+import type { GovernorStatus } from '../governor/governor-status.js';
 import { LiveFeed } from '../observe/live-feed.js';
 import type { Logger } from '../observe/log.js';
 import { AgentdMetrics, type RouteCounters } from '../observe/metrics.js';
+import { OutboxMetrics } from '../observe/outbox-metrics.js';
+import { DispatchObserver, type OutboxObserver } from '../observe/outbox-observer.js';
 import type { RejectCount } from '../observe/reject-counter.js';
 import { DaemonObserver, type RunObserver } from '../observe/run-observer.js';
 import { Tracing } from '../observe/tracing.js';
+import { outboxPolicy } from '../outbox/outbox-setup.js';
 import type { AdminTokens } from './admin-auth.js';
 import { createAdminApi } from './admin-api.js';
 
@@ -37,6 +42,8 @@ export class AdminSurface {
   readonly tracing: Tracing | undefined;
   readonly live = new LiveFeed();
   readonly observer: RunObserver;
+  /** What the outbox dispatcher reports to: send counters and a span per send. */
+  readonly outboxObserver: OutboxObserver;
   private readonly streams = new AbortController();
 
   constructor(private readonly options: AdminSurfaceOptions) {
@@ -53,6 +60,16 @@ export class AdminSurface {
       live: this.live,
       ...(this.tracing === undefined ? {} : { tracing: this.tracing }),
     });
+    const outboxBacklog = db === undefined ? undefined : new OutboxBacklogReader(db);
+    // Every sink that can send shows in the gauges, at 0 when nothing waits for it.
+    const sinks = [...outboxPolicy(options.config.outbox).sinks].sort();
+    this.outboxObserver = new DispatchObserver({
+      metrics: new OutboxMetrics(
+        this.metrics.registry,
+        outboxBacklog === undefined ? undefined : () => outboxBacklog.read(sinks),
+      ),
+      tracing: this.tracing,
+    });
   }
 
   /** The /api sub-app. */
@@ -60,6 +77,7 @@ export class AdminSurface {
     tokens: AdminTokens;
     dlq: DeadLetterQueue;
     inFlight(): Record<string, number>;
+    governor?: () => GovernorStatus | undefined;
   }): Hono {
     const { db } = this.options;
     return createAdminApi({
@@ -107,5 +125,6 @@ function tracingFor(options: AdminSurfaceOptions): Tracing | undefined {
       ...(otlp.sampleRatio === undefined ? {} : { sampleRatio: otlp.sampleRatio }),
     },
     options.node,
+    (error) => options.log.warn({ err: error }, 'spans could not be exported; they are dropped'),
   );
 }

@@ -1,10 +1,13 @@
 // The ingress HTTP API: POST /events, GET /healthz, GET /readyz, GET /sources, and webhook
-// sources at /hooks/<name>. The admin API mounts on the same app later.
+// sources at /hooks/<name>. The admin API mounts on the same app later. A publish refused because
+// a route's backlog is full (BacklogFullError from `publish`) is answered 429 with Retry-After.
 import { Hono } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { PublishResult } from '../bus/bus.js';
 import { toEvent, type AgentdEvent } from '../core/envelope.js';
 import { ValidationError, retrySteering } from '../core/errors.js';
+import { isBacklogFull } from '../governor/backpressure-error.js';
+import { RefusalLog } from '../governor/backpressure-log.js';
 import type { Logger } from '../observe/log.js';
 import type { AgentdMetrics } from '../observe/metrics.js';
 import { SpanKind, traceparentOf, type Tracing } from '../observe/tracing.js';
@@ -13,9 +16,10 @@ import { isHttpSource, type Source } from '../sources/source.js';
 import { bearerMatches, requireScope } from './admin-auth.js';
 import { eventsFromRequest, UnsupportedMediaTypeError } from './cloudevents-http.js';
 import { mountDashboard } from './ui-static.js';
-import { mountWebhookRoutes } from './webhook-routes.js';
+import { backlogFullBody, mountWebhookRoutes } from './webhook-routes.js';
 
 export interface HttpAppOptions {
+  /** Stores POST /events; may throw BacklogFullError (answered 429) when a route is full. */
   publish(events: AgentdEvent[]): Promise<PublishResult[]>;
   isReady(): boolean;
   log: Logger;
@@ -44,6 +48,8 @@ export interface HttpAppOptions {
 export { bearerMatches };
 
 export const DEFAULT_BODY_LIMIT = 1024 * 1024;
+/** The source label POST /events refusals are counted under (it is no configured source). */
+export const EVENTS_API_SOURCE = '(api)';
 
 export function createHttpApp(options: HttpAppOptions): Hono {
   const app = new Hono();
@@ -57,7 +63,14 @@ export function createHttpApp(options: HttpAppOptions): Hono {
   const rejects = options.rejects ?? new RejectCounter();
   const sources = options.sources ?? [];
   const webhooks = sources.filter(isHttpSource);
-  mountWebhookRoutes(app, { sources: webhooks, rejects, log: options.log, bodyLimitBytes: limit });
+  const refusals = new RefusalLog(options.log);
+  mountWebhookRoutes(app, {
+    sources: webhooks,
+    rejects,
+    log: options.log,
+    bodyLimitBytes: limit,
+    refusals,
+  });
   app.get('/sources', (c) => {
     if (options.token !== undefined && !bearerMatches(c.req.header('authorization'), options.token))
       return c.json({ error: 'missing or invalid bearer token' }, 401);
@@ -148,6 +161,13 @@ export function createHttpApp(options: HttpAppOptions): Hono {
         const results = await options.publish(events);
         return c.json({ accepted: results }, 202);
       } catch (error) {
+        if (isBacklogFull(error)) {
+          for (const full of error.routes)
+            rejects.add(EVENTS_API_SOURCE, 'backlog-full', full.route);
+          refusals.refused(EVENTS_API_SOURCE, error);
+          c.header('Retry-After', String(error.retryAfterSeconds));
+          return c.json(backlogFullBody(error), 429);
+        }
         span?.recordException(error as Error);
         options.log.error({ err: error }, 'publishing an accepted request failed');
         // A BusUnavailableError (NATS away) says when to come back; one second otherwise.

@@ -65,7 +65,6 @@ export function memoryRun(event: AgentdEvent): MemoryRun {
         route: 'test',
         runId: `run-${event.id}`,
         source: 'agentd://test',
-        maxDepth: 16,
         policy: BUS_ONLY_POLICY,
         assertLive: () => undefined,
       });

@@ -1,5 +1,6 @@
 // Spans joined by traceparent: POST /events (ingest) → deliver → handle → steps and the handler's
-// own spans → the emitted event → the next route's deliver and handle, all in one trace.
+// own spans → the emitted event → the next route's deliver and handle → the outbox action it
+// recorded, sent by the dispatcher, all in one trace.
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SqliteBus } from '../../src/bus/sqlite/sqlite-bus.js';
@@ -29,6 +30,7 @@ beforeAll(async () => {
           name: 'second',
           handler: async (_event, ctx) => {
             await ctx.step('act', () => 'done');
+            ctx.outbox.bus.publish({ type: 't.done', data: { from: 'second' } });
           },
         }),
       ],
@@ -38,7 +40,7 @@ beforeAll(async () => {
   await postEvents(d, [{ type: 't.start', id: 'trace-1' }], {
     traceparent: `00-${CALLER_TRACE}-${CALLER_SPAN}-01`,
   });
-  await eventually(() => exporter.getFinishedSpans().some((s) => s.name === 'deliver second'));
+  await eventually(() => exporter.getFinishedSpans().some((s) => s.name === 'send bus.publish'));
 });
 
 afterAll(async () => {
@@ -87,6 +89,17 @@ describe('traces', () => {
     expect(next?.event.traceparent).toBe(`00-${CALLER_TRACE}-${idOf(handleFirst)}-01`);
   });
 
+  it('carry on to the outbox: the send is a child of the run that recorded the action', () => {
+    const send = one('send bus.publish');
+    expect(parentOf(send)).toBe(idOf(one('handle second')));
+    expect(send.attributes['agentd.action.sink']).toBe('bus');
+    expect(send.attributes['agentd.route']).toBe('second');
+    expect(send.attributes['agentd.action.outcome']).toBe('sent');
+    expect(send.attributes['agentd.run.id']).toBe(
+      one('deliver second').attributes['agentd.run.id'],
+    );
+  });
+
   it("keep every span of the chain in the caller's trace", () => {
     const ours = spans();
     expect(ours.map((s) => s.name).sort()).toEqual(
@@ -99,6 +112,7 @@ describe('traces', () => {
         'deliver second',
         'handle second',
         'step act',
+        'send bus.publish',
       ].sort(),
     );
     for (const span of ours) expect(span.spanContext().traceId, span.name).toBe(CALLER_TRACE);

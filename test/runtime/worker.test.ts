@@ -10,7 +10,9 @@ import { toEvent, type AgentdEvent } from '../../src/core/envelope.js';
 import { NonRetryableError, RetryAfterError } from '../../src/core/errors.js';
 import { on } from '../../src/core/route.js';
 import { createLogger } from '../../src/observe/log.js';
+import type { GovernorSettings } from '../../src/governor/governor.js';
 import { createWorker, type Worker } from '../../src/runtime/worker.js';
+import { CircuitOpenError } from '../../src/governor/circuit-breaker.js';
 
 const log = createLogger({ level: 'silent' });
 const fast = { maxAttempts: 3, initialMs: 10, maxMs: 20 };
@@ -28,7 +30,12 @@ const open: { dir: string; bus: SqliteBus; worker: Worker }[] = [];
 
 async function harness(
   routes: NonNullable<AgentdConfig['routes']>,
-  opts: { concurrency?: number; shutdownGraceMs?: number; maxDepth?: number; dir?: string } = {},
+  opts: {
+    concurrency?: number;
+    shutdownGraceMs?: number;
+    governor?: GovernorSettings;
+    dir?: string;
+  } = {},
 ): Promise<Harness> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'agentd-worker-'));
   const path = join(dir, 'agentd.db');
@@ -168,6 +175,27 @@ describe('worker', () => {
     expect(times[1]! - times[0]!).toBeGreaterThanOrEqual(390);
   });
 
+  it('waits out an open circuit without spending an attempt, even past maxAttempts', async () => {
+    const attempts: number[] = [];
+    const h = await harness([
+      on('circuit.x', {
+        retries: { maxAttempts: 1 },
+        handler: (_e, ctx) => {
+          attempts.push(ctx.run.attempt);
+          // An agent's provider call wraps the breaker's refusal as its cause.
+          if (attempts.length < 3)
+            throw new Error('model call failed', {
+              cause: new CircuitOpenError('provider', 'anthropic', 50),
+            });
+        },
+      }),
+    ]);
+    await h.publish('circuit.x');
+    await waitFor(() => h.runs('circuit.x')[0]?.status === 'completed');
+    expect(attempts).toEqual([1, 1, 1]);
+    expect(await h.bus.dlq.list()).toEqual([]);
+  });
+
   it('dead-letters with every error after maxAttempts', async () => {
     const h = await harness([
       on('boom.x', {
@@ -261,7 +289,7 @@ describe('worker', () => {
     expect(failed.sort()).toEqual([false, true]);
   });
 
-  it('refuses emits past maxDepth (loop guard) and dead-letters the run', async () => {
+  it('dead-letters an event past governor.loop.maxDepth with a loop-guard reason', async () => {
     let runs = 0;
     const h = await harness(
       [
@@ -272,13 +300,13 @@ describe('worker', () => {
           },
         }),
       ],
-      { maxDepth: 3 },
+      { governor: { loop: { maxDepth: 3 } } },
     );
     await h.publish('loop.x');
     await waitFor(() => h.runs('loop.x').some((r) => r.status === 'dead'));
     expect(runs).toBe(4);
-    expect((await h.bus.dlq.list())[0]?.reason).toMatch(
-      /loop guard: .*depth 4, above worker.maxDepth 3/,
+    expect((await h.bus.dlq.list())[0]?.reason).toBe(
+      'loop-guard: loop.x is at depth 4, above governor.loop.maxDepth 3',
     );
   });
 

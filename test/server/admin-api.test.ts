@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NonRetryableError } from '../../src/core/errors.js';
 import { on } from '../../src/core/route.js';
+import type { DeadLetterSummary, EventSummary, Page } from '../../src/server/admin-types.js';
 import {
   api,
   eventually,
@@ -15,21 +16,9 @@ const READ = 'read-only-token-0123456789';
 let d: TestDaemon;
 let allowFlaky = false;
 
-interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
-interface EventItem {
-  seq: number;
-  event: { id: string; type: string; partitionkey?: string; data?: unknown };
-  runs: { runId: string; route: string; status: string }[];
-}
-interface DeadItem {
-  deliveryId: string;
-  route: string;
-  eventId: string;
-  reason: string;
-}
+// The answers' types are the ones the dashboard reads, from the one module both ends import.
+type EventItem = EventSummary;
+type DeadItem = DeadLetterSummary;
 
 beforeAll(async () => {
   d = await startTestDaemon({

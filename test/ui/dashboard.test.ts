@@ -1,40 +1,24 @@
 // The dashboard in a real browser (Debian's Chromium driven by playwright-core): sign in, see an
 // emitted event arrive live, open a failed run and read its error, replay it from the DLQ and see
 // it succeed. Screenshots go to test-results/dashboard/ for review.
-import { existsSync, mkdirSync, copyFileSync } from 'node:fs';
+import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NonRetryableError } from '../../src/core/errors.js';
 import { on } from '../../src/core/route.js';
-import { DEFAULT_UI_DIR } from '../../src/server/ui-static.js';
 import { postEvents, startTestDaemon, type TestDaemon } from '../observe/observe-harness.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const SHOTS = join(process.cwd(), 'test-results', 'dashboard');
-const available = existsSync(CHROMIUM);
-if (!available) {
-  if (process.env.CI === 'true')
-    throw new Error(`${CHROMIUM} is missing: CI must install it (apt-get install -y chromium)`);
-  process.stdout.write('skipped: chromium not installed (apt-get install -y chromium)\n');
-}
+import { browserAvailable, openBrowser, type BrowserSession } from './browser.js';
 
 const catalog = new Set(['tea']);
 let d: TestDaemon;
-let browser: Browser;
+let session: BrowserSession;
 let page: Page;
 
-const shot = async (name: string) => {
-  const path = join(SHOTS, `${name}.png`);
-  await page.screenshot({ path });
-  return path;
-};
+const shot = (name: string) => session.shot(name);
 
-describe.runIf(available)('the dashboard', () => {
+describe.runIf(browserAvailable)('the dashboard', () => {
   beforeAll(async () => {
-    if (!existsSync(join(DEFAULT_UI_DIR, 'index.html')))
-      throw new Error(`${DEFAULT_UI_DIR} is not built: run npm run build first`);
-    mkdirSync(SHOTS, { recursive: true });
     d = await startTestDaemon({
       node: 'laptop',
       routes: [
@@ -46,6 +30,15 @@ describe.runIf(available)('the dashboard', () => {
           },
         }),
         on('demo.greeted', { name: 'greeted', handler: () => undefined }),
+        on<{ ticket: string }>('demo.deploy', {
+          name: 'deployer',
+          handler: async (event, ctx) => {
+            await ctx.waitForEvent('demo.approved', {
+              match: { data: { ticket: event.data?.ticket } },
+            });
+            await ctx.step('ship', () => 'shipped');
+          },
+        }),
         on<{ item: string }>('demo.order', {
           name: 'orders',
           handler: async (event, ctx) => {
@@ -56,24 +49,12 @@ describe.runIf(available)('the dashboard', () => {
         }),
       ],
     });
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
-    page = await browser.newPage({ viewport: { width: 1366, height: 800 } });
-    page.setDefaultTimeout(10_000);
+    session = await openBrowser('dashboard');
+    page = session.page;
   });
 
   afterAll(async () => {
-    await browser?.close();
+    await session?.browser.close();
     await d?.stop();
   });
 
@@ -136,6 +117,24 @@ describe.runIf(available)('the dashboard', () => {
     await runs.getByText('completed').waitFor();
     await runs.getByText('replayed').waitFor();
     await shot('event-replayed');
+  });
+
+  it('shows a parked run waiting for its event, then resuming when it comes', async () => {
+    await postEvents(d, [{ type: 'demo.deploy', id: 'deploy-1', data: { ticket: 'T-1' } }]);
+    await page.getByRole('link', { name: 'Runs' }).click();
+    await page.getByLabel('status').selectOption('waiting');
+    const row = page.locator('tr', { hasText: 'deployer' });
+    await row.getByText('waiting').waitFor();
+    await row.click();
+    const callout = page.locator('.callout-wait');
+    await callout.getByText('demo.approved', { exact: true }).waitFor();
+    await callout.getByText('{"data":{"ticket":"T-1"}}').waitFor();
+    await callout.getByText('no deadline').waitFor();
+    await shot('run-waiting');
+    await postEvents(d, [{ type: 'demo.approved', data: { ticket: 'T-1' } }]);
+    await page.locator('.page-head .status-completed').waitFor();
+    await page.getByText('ship', { exact: true }).waitFor();
+    expect(await callout.count()).toBe(0);
   });
 
   it('shows the lineage tree and the routes', async () => {

@@ -68,154 +68,34 @@ export function query(params: Record<string, string | undefined>): string {
   return entries.length === 0 ? '' : `?${new URLSearchParams(entries).toString()}`;
 }
 
-// --- shapes the API answers with ---
+// --- shapes the API answers with: declared once, beside the server code that writes them ---
 
-export type RunStatus =
-  'queued' | 'retrying' | 'running' | 'completed' | 'skipped' | 'dead' | 'replayed';
-
-export const RUN_STATUSES: RunStatus[] = [
-  'queued',
-  'retrying',
-  'running',
-  'completed',
-  'skipped',
-  'dead',
-  'replayed',
-];
-
-export interface Page<T> {
-  items: T[];
-  nextCursor: string | null;
-}
-
-export interface Envelope {
-  id: string;
-  source: string;
-  type: string;
-  time: string;
-  subject?: string;
-  partitionkey?: string;
-  traceparent?: string;
-  causationid?: string;
-  correlationid: string;
-  depth: number;
-  trust: string;
-  origin?: string;
-  data?: unknown;
-  [extension: string]: unknown;
-}
-
-export interface EventRun {
-  runId: string;
-  route: string;
-  status: RunStatus;
-  attempt: number;
-}
-
-export interface EventItem {
-  seq: number;
-  storedAt: string;
-  event: Envelope;
-  runs: EventRun[];
-}
-
-export interface ErrorRecord {
-  attempt: number;
-  at: string;
-  error: string;
-}
-
-export interface RunRecord {
-  runId: string;
-  route: string;
-  status: RunStatus;
-  attempt: number;
-  eventId: string;
-  eventType: string;
-  partitionkey: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  durationMs: number | null;
-  errors: ErrorRecord[];
-}
-
-export interface RunDetail extends RunRecord {
-  deadReason: string | null;
-  event: Envelope;
-  steps: { name: string; at: string; value: unknown }[];
-}
-
-export interface DeadItem {
-  deliveryId: string;
-  route: string;
-  eventId: string;
-  eventType: string;
-  attempts: number;
-  reason: string;
-  errors: ErrorRecord[];
-  deadAt: string;
-}
-
-export interface RouteInfo {
-  route: string;
-  active: boolean;
-  types: string[];
-  queued: number;
-  running: number;
-  retrying: number;
-  dead: number;
-  completed: number;
-  oldestQueuedAgeMs: number | null;
-  inFlight: number;
-  paused: boolean;
-  budget: unknown;
-}
-
-export interface LineageStep {
-  name: string;
-  at: string;
-  tookMs: number | null;
-  tokens?: number;
-}
-
-export interface LineageRun {
-  runId: string;
-  route: string;
-  status: RunStatus;
-  attempt: number;
-  durationMs: number | null;
-  lastError: string | null;
-  steps: LineageStep[];
-  tokens?: { input: number; output: number; total: number; turns: number };
-  emitted: LineageEvent[];
-}
-
-export interface LineageEvent {
-  id: string;
-  type: string;
-  storedAt: string;
-  runs: LineageRun[];
-  caused: LineageEvent[];
-}
-
-export interface Lineage {
-  root: LineageEvent;
-  events: number;
-  truncated: boolean;
-}
-
-export interface RunChange {
-  runId: string;
-  route: string;
-  eventId: string;
-  status: RunStatus;
-  attempt: number;
-  at: number;
-}
+export {
+  ACTION_STATES,
+  RUN_STATUSES,
+  type ActionState,
+  type CircuitView,
+  type DeadLetterSummary as DeadItem,
+  type EventEnvelope as Envelope,
+  type EventSummary as EventItem,
+  type Lineage,
+  type LineageEvent,
+  type LineageRun,
+  type LineageStep,
+  type OutboxAction,
+  type Page,
+  type RouteInfo,
+  type RoutesAnswer,
+  type RunChange,
+  type RunDetail,
+  type RunRecord,
+  type RunStatus,
+  type Whoami,
+} from '../../src/server/admin-types';
+import type { EventSummary, RunChange } from '../../src/server/admin-types';
 
 export interface LiveHandlers {
-  onEvents(events: EventItem[], skipped: number): void;
+  onEvents(events: EventSummary[], skipped: number): void;
   onRuns(changes: RunChange[]): void;
   onState(connected: boolean): void;
 }
@@ -251,7 +131,7 @@ export async function followStream(handlers: LiveHandlers, signal: AbortSignal):
           const data = /^data: (.*)$/m.exec(message)?.[1] ?? '{}';
           if (event === 'hello') after = (JSON.parse(data) as { lastSeq: number }).lastSeq;
           if (event === 'events') {
-            const body = JSON.parse(data) as { events: EventItem[]; skipped: number };
+            const body = JSON.parse(data) as { events: EventSummary[]; skipped: number };
             const last = body.events.at(-1);
             if (last !== undefined) after = last.seq;
             handlers.onEvents(body.events, body.skipped);

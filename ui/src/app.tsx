@@ -8,26 +8,23 @@ import {
   storeToken,
   takeTokenFromUrl,
   whenUnauthorized,
+  type Whoami,
 } from './api';
 import { LiveContext, LiveHub } from './live';
 import { DlqPage } from './pages/dlq';
 import { EventPage } from './pages/event';
 import { EventsPage } from './pages/events';
 import { LoginPage } from './pages/login';
+import { OutboxPage } from './pages/outbox';
 import { RoutesPage } from './pages/routes';
 import { RunPage } from './pages/run';
 import { RunsPage } from './pages/runs';
 import { navigate, useLocation, type Location } from './router';
 
-interface Session {
-  scope: 'admin' | 'read';
-  node: string;
-}
-
 export function App() {
   const [token, setToken] = useState(storedToken);
   const [reason, setReason] = useState<string | undefined>(undefined);
-  const [session, setSession] = useState<Session | undefined>(undefined);
+  const [session, setSession] = useState<Whoami | undefined>(undefined);
   const [connected, setConnected] = useState(false);
   const hub = useMemo(() => new LiveHub(), []);
   const location = useLocation();
@@ -56,7 +53,7 @@ export function App() {
   useEffect(() => {
     if (token === null) return;
     let live = true;
-    api.get<Session>('/whoami').then(
+    api.get<Whoami>('/whoami').then(
       (s) => live && setSession(s),
       (error: unknown) => {
         if (live && !(error instanceof ApiError && error.status === 401))
@@ -98,7 +95,7 @@ export function App() {
           <a className="brand" href="#/">
             agentd
           </a>
-          {(['events', 'runs', 'dlq', 'routes'] as const).map((name) => (
+          {(['events', 'runs', 'dlq', 'outbox', 'routes'] as const).map((name) => (
             <a key={name} href={`#/${name}`} className={section === name ? 'active' : ''}>
               {name === 'dlq' ? 'Dead letters' : name[0]?.toUpperCase() + name.slice(1)}
             </a>
@@ -141,6 +138,7 @@ function Page({ location, canWrite }: { location: Location; canWrite: boolean })
     return <RunPage key={id} id={id} canWrite={canWrite} />;
   if (section === 'runs') return <RunsPage location={location} />;
   if (section === 'dlq') return <DlqPage location={location} canWrite={canWrite} />;
+  if (section === 'outbox') return <OutboxPage location={location} canWrite={canWrite} />;
   if (section === 'routes') return <RoutesPage />;
   if (section === 'search' && id !== undefined) return <Search text={id} />;
   return <EventsPage location={location} />;

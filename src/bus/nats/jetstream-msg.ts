@@ -10,8 +10,12 @@ export interface JetStreamMsg {
   readonly seq: number;
   /** How many times the server has handed this message out, 1 the first time. */
   readonly deliveryCount: number;
+  /** The consumer's delivery sequence: one per delivery to any puller, in delivery order. */
+  readonly dseq: number;
   /** When the message was stored (ms since the epoch). */
   readonly storedAt: number;
+  /** Messages the consumer still had for delivery after this one, when it was sent. */
+  readonly pending: number;
   ack(): void;
   nak(delayMs?: number): void;
   /** Resets the server's ack timer (the lease); `flush()` the connection to know it arrived. */
@@ -39,7 +43,9 @@ export function toJetStreamMsg(nc: NatsConnection, msg: Msg): JetStreamMsg | und
     header: (name) => msg.headers?.get(name) || undefined,
     seq,
     deliveryCount,
+    dseq: Number(tokens[at + 2]),
     storedAt: Math.floor(Number(tokens[at + 3]) / 1_000_000),
+    pending: Number(tokens[at + 4] ?? 0) || 0,
     ack: () => send('+ACK'),
     nak: (delayMs) =>
       send(

@@ -1,17 +1,30 @@
-// Per-key order across workers on many machines: a lock per (subscription, partition key) in the
-// state bucket, taken and released with compare-and-set, plus the stream itself as the key's queue.
+// Per-key order across workers on many machines: a lock per (subscription, key) in the state bucket,
+// taken and released with compare-and-set, plus the stream itself as the key's queue (key-heads.ts:
+// the key is the event's partitionkey, or the route's key expression evaluated on it).
 //
 // Invariant: the lock entry of a key holds `done`, the stream sequence of the key's last finished
 // delivery, and while one runs, `seq`/`dc` naming the running head and its delivery count. Only the
 // head — the first message of the key after `done` that this subscription receives — may take the
 // lock, and heads finish in stream order, so every delivery at or below `done` is finished.
-import { kvKeys, ONLY_HEADER, typeOfSubject, type Names } from './names.js';
+//
+// A run parked by ctx.waitForEvent keeps the lock (`parked`) with its message acked; it resumes in a
+// copy published at the end of the stream (header Agentd-Resumes: <run's seq>). Only that copy may
+// take a parked lock, it holds it `as` the run's seq, and finishing it sets `done` to that seq —
+// so the key's messages between the run and its copy come next, in order. Copies are never heads.
+import type { KeyHeads } from './key-heads.js';
+import { kvKeys } from './names.js';
 import type { NatsStore } from './nats-store.js';
 
 interface KeyState {
   done: number;
   seq?: number;
   dc?: number;
+  /** The run `seq` continues (a resumed copy): `done` becomes this when it finishes. */
+  as?: number;
+  /** The holder is parked on a wait: only its resumed copy may take the key. */
+  parked?: true;
+  /** Set by a release: the key's first message after `done` for this route, as it was then. */
+  next?: number;
 }
 
 /** run: this delivery holds its key now. wait: an older one of the key is unfinished. finished:
@@ -28,10 +41,9 @@ interface Known {
 export class KeyLocks {
   constructor(
     private readonly store: NatsStore,
-    private readonly names: Names,
     private readonly subToken: string,
-    private readonly types: readonly string[],
-    private readonly matches: (type: string) => boolean,
+    /** Finds a key's head: by its subject (partition keys) or by reading (route keys). */
+    private readonly heads: KeyHeads,
     /** The first stream sequence this subscription's consumer delivers. */
     private readonly startSeq: number,
   ) {}
@@ -42,8 +54,18 @@ export class KeyLocks {
    */
   private readonly known = new Map<string, Known>();
 
-  /** Decides whether delivery `seq` (delivered `dc` times) of key `keyTok` may run now. */
-  async acquire(seq: number, keyTok: string, dc: number): Promise<KeyVerdict> {
+  /**
+   * Decides whether delivery `seq` (delivered `dc` times) of key `keyTok` may run now; `resumes`
+   * names the run a resumed copy continues.
+   */
+  async acquire(
+    seq: number,
+    keyTok: string,
+    dc: number,
+    options: { resumes?: number | undefined; recheck?: boolean } = {},
+  ): Promise<KeyVerdict> {
+    const { resumes } = options;
+    if (resumes !== undefined) return this.acquireResumed(seq, keyTok, dc, resumes);
     const key = kvKeys.keyLock(this.subToken, keyTok);
     for (let i = 0; i < CAS_TRIES; i++) {
       // A free key as this process left it may be taken without reading it again first.
@@ -59,8 +81,13 @@ export class KeyLocks {
         // A redelivery of the running head: its old holder's lease is gone. Fencing by delivery
         // count keeps a late copy of an older delivery from taking the key back.
         if (dc <= (state.dc ?? 0)) return 'stale';
+      } else if (state.next !== undefined && state.next <= seq && options.recheck !== true) {
+        // The release looked the head up already. (A recheck looks again: the message it named
+        // may have left the stream by age.)
+        if (state.next < seq && entry !== undefined) continue;
+        if (state.next < seq) return 'wait';
       } else {
-        const head = await this.headOf(keyTok, Math.max(state.done + 1, this.startSeq), seq);
+        const head = await this.heads.headOf(keyTok, Math.max(state.done + 1, this.startSeq), seq);
         // Parking on a guess could wait for a wake-up that came already: read the lock first.
         if (head < seq && entry !== undefined) continue;
         if (head < seq) return 'wait';
@@ -77,40 +104,87 @@ export class KeyLocks {
   }
 
   /**
-   * Marks the head finished (acked, skipped or dead), freeing the key for its next delivery.
-   * Returns the lock entry's new revision; 0 when this delivery no longer holds the key (a newer
-   * delivery took it over).
+   * Marks the head finished (acked, skipped or dead), freeing the key for its next delivery, and
+   * notes the key's next head in the entry so that it takes the key without a lookup. Returns the
+   * entry's new revision (0 when this delivery no longer holds the key: a newer delivery took it
+   * over) and the next head (0: none yet).
    */
-  async release(seq: number, keyTok: string, dc: number): Promise<number> {
+  async release(
+    seq: number,
+    keyTok: string,
+    dc: number,
+  ): Promise<{ revision: number; next: number }> {
     const key = kvKeys.keyLock(this.subToken, keyTok);
+    let next: { done: number; head: number } | undefined;
     for (let i = 0; i < CAS_TRIES; i++) {
       const guess = i === 0 ? this.known.get(keyTok) : undefined;
       const entry = guess ?? (await this.read(key));
-      if (entry === undefined) return 0;
+      if (entry === undefined) return { revision: 0, next: 0 };
       const { state } = entry;
       if (state.seq !== seq || state.dc !== dc) {
-        if (guess === undefined) return 0;
+        if (guess === undefined) return { revision: 0, next: 0 };
         continue;
       }
-      const finished: KeyState = { done: seq };
+      const done = Math.max(state.done, state.as ?? seq);
+      if (next?.done !== done) next = { done, head: await this.nextHead(keyTok, done) };
+      const finished: KeyState = next.head > 0 ? { done, next: next.head } : { done };
       const now = await this.store.kvSwap(key, finished, entry.revision);
       if (now > 0) {
         this.known.set(keyTok, { state: finished, revision: now });
-        return now;
+        return { revision: now, next: next.head };
       }
       this.known.delete(keyTok);
+    }
+    return { revision: 0, next: 0 };
+  }
+
+  /**
+   * Finishes `seq` and gives its key to `nextSeq` in one compare-and-set — for a caller that knows
+   * `nextSeq` is the key's next head. Returns the new revision; 0 when the entry had moved on (the
+   * caller then releases the long way).
+   */
+  async handOff(
+    seq: number,
+    keyTok: string,
+    dc: number,
+    nextSeq: number,
+    nextDc: number,
+  ): Promise<number> {
+    const key = kvKeys.keyLock(this.subToken, keyTok);
+    const known = this.known.get(keyTok);
+    const entry = known?.state.seq === seq && known.state.dc === dc ? known : await this.read(key);
+    const state = entry?.state;
+    if (entry === undefined || state?.seq !== seq || state.dc !== dc || state.as !== undefined)
+      return 0;
+    const taken: KeyState = { done: Math.max(state.done, seq), seq: nextSeq, dc: nextDc };
+    const now = await this.store.kvSwap(key, taken, entry.revision);
+    if (now > 0) this.known.set(keyTok, { state: taken, revision: now });
+    else this.known.delete(keyTok);
+    return now;
+  }
+
+  /**
+   * Marks the holder parked on a wait (its message is acked next): the key stays held, and only
+   * the run's resumed copy may take it. The new revision, or 0 when it no longer holds the key.
+   */
+  async park(seq: number, keyTok: string, dc: number): Promise<number> {
+    const key = kvKeys.keyLock(this.subToken, keyTok);
+    for (let i = 0; i < CAS_TRIES; i++) {
+      const entry = await this.read(key);
+      if (entry === undefined || entry.state.seq !== seq || entry.state.dc !== dc) return 0;
+      const parked: KeyState = { ...entry.state, parked: true };
+      const now = await this.store.kvSwap(key, parked, entry.revision);
+      if (now > 0) {
+        this.known.set(keyTok, { state: parked, revision: now });
+        return now;
+      }
     }
     return 0;
   }
 
   /** The key's next head after a release of `done`: its first message for this route, or 0. */
   async nextHead(keyTok: string, done: number): Promise<number> {
-    const head = await this.headOf(
-      keyTok,
-      Math.max(done + 1, this.startSeq),
-      Number.MAX_SAFE_INTEGER,
-    );
-    return head === Number.MAX_SAFE_INTEGER ? 0 : head;
+    return this.heads.nextHeadAfter(keyTok, Math.max(done, this.startSeq - 1));
   }
 
   /**
@@ -131,28 +205,39 @@ export class KeyLocks {
     return true;
   }
 
+  /** A resumed copy takes its parked run's key, or is a leftover of a run that finished. */
+  private async acquireResumed(
+    seq: number,
+    keyTok: string,
+    dc: number,
+    runSeq: number,
+  ): Promise<KeyVerdict> {
+    const key = kvKeys.keyLock(this.subToken, keyTok);
+    for (let i = 0; i < CAS_TRIES; i++) {
+      const read = await this.read(key);
+      const state = read?.state ?? { done: 0 };
+      if (state.seq === seq) {
+        if (dc <= (state.dc ?? 0)) return 'stale';
+      } else if (state.seq === runSeq || state.as === runSeq) {
+        // The run holds the key (its first message or an earlier copy): running, unless parked.
+        if (state.parked !== true) return 'wait';
+      } else if (runSeq <= state.done) {
+        return 'finished';
+      } else if (state.seq !== undefined) {
+        return 'wait';
+      }
+      const taken: KeyState = { done: state.done, seq, dc, as: runSeq };
+      const now = await this.store.kvSwap(key, taken, read?.revision ?? 0);
+      if (now > 0) {
+        this.known.set(keyTok, { state: taken, revision: now });
+        return 'run';
+      }
+    }
+    return 'wait';
+  }
+
   private async read(key: string): Promise<Known | undefined> {
     const entry = await this.store.kvGet<KeyState>(key);
     return entry === undefined ? undefined : { state: entry.value, revision: entry.revision };
-  }
-
-  /** The first message of the key at or after `from` that this subscription receives (≤ upTo). */
-  private async headOf(keyTok: string, from: number, upTo: number): Promise<number> {
-    let head = upTo;
-    for (const subject of this.names.keySubjects(keyTok, this.types)) {
-      let at = from;
-      while (at < head) {
-        const found = await this.store.nextMessage(this.names.stream, at, subject);
-        if (found === undefined || found.seq >= head) break;
-        const only = found.header(ONLY_HEADER);
-        const type = typeOfSubject(this.names.stream, found.subject);
-        if (this.matches(type) && (only === undefined || only === this.subToken)) {
-          head = found.seq;
-          break;
-        }
-        at = found.seq + 1;
-      }
-    }
-    return head;
   }
 }

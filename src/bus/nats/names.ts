@@ -7,6 +7,8 @@ import type { AgentdEvent } from '../../core/envelope.js';
 export const ONLY_HEADER = 'Agentd-Only';
 /** Header holding the earliest delivery time (ms since the epoch) of a delayed publish. */
 export const DELIVER_AT_HEADER = 'Agentd-Deliver-At';
+/** Header of a parked delivery's resumed copy: the stream sequence of the message it continues. */
+export const RESUMES_HEADER = 'Agentd-Resumes';
 /** Subject token of events without a partition key. */
 export const NO_KEY = '_';
 
@@ -25,6 +27,12 @@ export interface Names {
   keySubjects(keyToken: string, types: readonly string[]): string[];
   dlqSubject(subToken: string): string;
   dlqWildcard: string;
+  /** Events refused at ingest, by type: `<stream>.quarantine.<type>`. */
+  quarantineStream: string;
+  quarantineSubject(type: string): string;
+  quarantineWildcard: string;
+  /** Recorded outbox actions, one entry each (`a.<id>`), and lane locks (`lane.<hash>`). */
+  outboxBucket: string;
   /** Core NATS subject (not stored) announcing that a key of a subscription moved on. */
   wakeSubject(subToken: string): string;
 }
@@ -42,12 +50,17 @@ export function namesFor(stream: string): Names {
       return only === undefined ? `${stream}.ev.>` : `${stream}.ev.*.${only}`;
     },
     keySubjects(keyToken, types) {
-      const subjects = types.map(patternSubject);
-      if (subjects.some((s) => s === undefined)) return [`${stream}.ev.${keyToken}.>`];
-      return [...new Set(subjects)].map((s) => `${stream}.ev.${keyToken}.${s!}`);
+      // One lookup for a route of several patterns: the key's next message is most often one of
+      // them, and each that is not costs one more lookup (the caller filters by type).
+      const only = types.length === 1 ? patternSubject(types[0]!) : undefined;
+      return [`${stream}.ev.${keyToken}.${only ?? '>'}`];
     },
     dlqSubject: (subToken) => `${stream}.dlq.${subToken}`,
     dlqWildcard: `${stream}.dlq.*`,
+    quarantineStream: `${stream}_QUARANTINE`,
+    quarantineSubject: (type) => `${stream}.quarantine.${type}`,
+    quarantineWildcard: `${stream}.quarantine.>`,
+    outboxBucket: `${stream}_outbox`,
     wakeSubject: (subToken) => `${stream}.wake.${subToken}`,
   };
 }
@@ -81,6 +94,14 @@ export function keyToken(partitionkey: string | undefined): string {
   return partitionkey === undefined ? NO_KEY : hash(partitionkey).slice(0, 20);
 }
 
+/**
+ * The lock token of a route key: the expression is part of it, so locks of a route whose key
+ * expression changed never meet those of the old one (nor partition keys' tokens).
+ */
+export function routeKeyToken(expression: string, key: string): string {
+  return hash(`key ${expression}\n${key}`).slice(0, 20);
+}
+
 /** Nats-Msg-Id of an event: the (source, id) pair, hashed so any characters are safe. */
 export function eventMsgId(event: Pick<AgentdEvent, 'source' | 'id'>): string {
   return hash(`${event.source}\n${event.id}`);
@@ -104,7 +125,17 @@ export const kvKeys = {
   subscriptions: 'sub.*',
   keyLock: (subToken: string, keyTok: string) => `key.${subToken}.${keyTok}`,
   run: (subToken: string, seq: number) => `run.${subToken}.${seq}`,
+  /** What an ack records (events, outbox actions), staged before any of it goes out. */
   emits: (subToken: string, seq: number) => `emit.${subToken}.${seq}`,
+  /** What a park records, staged per wait step. */
+  parkStage: (subToken: string, seq: number, stepTok: string) =>
+    `emit.${subToken}.${seq}.${stepTok}`,
+  /** A parked delivery's wait (ctx.waitForEvent). */
+  wait: (subToken: string, seq: number, stepTok: string) => `wait.${subToken}.${seq}.${stepTok}`,
+  waits: 'wait.>',
+  /** What a failed quarantine replay found, beside the quarantined message (its id). */
+  quarantineCheck: (id: number) => `qcheck.${id}`,
+  quarantineChecks: 'qcheck.*',
   step: (subToken: string, eventTok: string, stepTok: string) =>
     `step.${subToken}.${eventTok}.${stepTok}`,
   steps: (subToken: string, eventTok: string) => `step.${subToken}.${eventTok}.*`,

@@ -1,9 +1,11 @@
 // NatsBus: the Bus on NATS JetStream, for many worker processes on many machines. Events are stored
 // once in one stream (subject `<stream>.ev.<key>.<type>`); each route is a durable pull consumer;
-// per-key order, run records, steps and staged emits live in one KV bucket; dead letters in a
-// stream of their own. Nothing a delivery needs lives in one process's memory. See docs/nats-bus.md.
+// per-key order, run records, steps, staged settlements and waits live in one KV bucket; outbox
+// actions in another; dead letters and quarantined events in streams of their own. Nothing a
+// delivery needs lives in one process's memory. See docs/nats-bus.md.
 import { dlqAddedEvent, shouldAnnounce } from '../dlq-announcement.js';
 import type { AgentdEvent } from '../../core/envelope.js';
+import { GateRefusal, type IngestGate } from '../../core/ingest-gate.js';
 import { compilePatterns } from '../../core/type-pattern.js';
 import type {
   Bus,
@@ -13,6 +15,7 @@ import type {
   Subscription,
   SubscriptionOptions,
 } from '../bus.js';
+import { EventWaits } from './event-waits.js';
 import {
   DELIVER_AT_HEADER,
   eventMsgId,
@@ -23,8 +26,12 @@ import {
 } from './names.js';
 import type { Held } from './nats-delivery.js';
 import { NatsDeadLetterQueue } from './nats-dlq.js';
+import { NatsOutbox } from './nats-outbox.js';
+import { NatsQuarantine } from './nats-quarantine.js';
 import { asUnavailable, NatsStore, type NatsStoreOptions } from './nats-store.js';
 import { NatsSubscription, type SubscriptionHost } from './nats-subscription.js';
+import { ensureRouteConsumer } from './route-consumer.js';
+import { RouteKey } from './route-key.js';
 
 export interface NatsBusOptions extends NatsStoreOptions {
   /** The `source` of events the bus itself publishes (agentd.dlq.added). */
@@ -33,7 +40,12 @@ export interface NatsBusOptions extends NatsStoreOptions {
   maxAckPending?: number | undefined;
   /** Where errors that no caller can see go (a failed lease renewal, a bad message). */
   onError?: (error: unknown, context: Record<string, unknown>) => void | undefined;
+  /** Checks each event's data against its type's contract; refused events are quarantined. */
+  gate?: IngestGate | undefined;
 }
+
+/** Route options only the SQLite bus implements so far, refused by name at subscribe. */
+const SQLITE_ONLY_OPTIONS = ['fairness', 'singleton', 'cancelOn', 'debounce', 'batch'] as const;
 
 interface Registered {
   name: string;
@@ -43,11 +55,17 @@ interface Registered {
   updatedAt: string;
 }
 
-const NS = 1_000_000;
+/** How long backlogs() may answer from its last look at the consumers. */
+const BACKLOG_CACHE_MS = 250;
 
 export class NatsBus implements Bus, SubscriptionHost {
   readonly dlq: NatsDeadLetterQueue;
   readonly names: Names;
+  readonly outbox: NatsOutbox;
+  readonly quarantine: NatsQuarantine;
+  readonly gate: IngestGate | undefined;
+  private waitIndex: EventWaits | undefined;
+  private backlogCache: { at: number; value: Promise<ReadonlyMap<string, number>> } | undefined;
   private readonly registry = new Map<string, Registered & { matches: (t: string) => boolean }>();
   private readonly open = new Set<NatsSubscription>();
   private readonly source: string;
@@ -61,19 +79,36 @@ export class NatsBus implements Bus, SubscriptionHost {
   ) {
     this.names = store.names;
     this.source = options.source ?? 'agentd://local';
+    this.gate = options.gate;
     this.dlq = new NatsDeadLetterQueue(store, store.names);
+    this.outbox = new NatsOutbox(this);
+    this.quarantine = new NatsQuarantine({
+      store,
+      gate: this.gate,
+      publishAdmitted: (events) => this.send(events, undefined),
+    });
   }
 
-  /** Connects, creates the streams and bucket when missing, and loads the route registry. */
+  /** Connects, creates the streams and buckets when missing, loads the routes and the waits. */
   static async connect(options: NatsBusOptions): Promise<NatsBus> {
     const bus = new NatsBus(await NatsStore.open(options), options);
     try {
       await bus.loadRegistry();
+      bus.waitIndex = await EventWaits.open(bus.store, (error, context) =>
+        bus.reportError(error, context),
+      );
     } catch (error) {
+      bus.stopWatching?.();
       await bus.store.close();
-      throw asUnavailable(error, 'loading the route registry');
+      throw asUnavailable(error, 'loading the route registry and waits');
     }
     return bus;
+  }
+
+  /** Parked runs (ctx.waitForEvent), mirrored from the state bucket. */
+  get waits(): EventWaits {
+    if (this.waitIndex === undefined) throw new Error('the NATS bus is not connected');
+    return this.waitIndex;
   }
 
   async publish(
@@ -84,12 +119,19 @@ export class NatsBus implements Bus, SubscriptionHost {
     if (events.length === 0) return [];
     const delay = Math.max(0, options.delayMs ?? 0);
     const headers = delay > 0 ? { [DELIVER_AT_HEADER]: String(Date.now() + delay) } : undefined;
-    return this.send(events, headers);
+    return this.ingest(events, headers);
   }
 
   async subscribe(name: string, options: SubscriptionOptions): Promise<Subscription> {
     this.assertOpen();
     if (name.length === 0) throw new Error('subscription name must not be empty');
+    for (const option of SQLITE_ONLY_OPTIONS)
+      if (options[option] !== undefined)
+        throw new Error(
+          `route ${name}: the route option "${option}" needs the SQLite bus for now; the NATS bus does not implement it yet`,
+        );
+    // A bad key expression fails here, with a ValidationError naming it, before anything is stored.
+    new RouteKey(options);
     const matches = compilePatterns(options.types);
     const subToken = subscriptionToken(name);
     const entry: Registered = {
@@ -102,7 +144,13 @@ export class NatsBus implements Bus, SubscriptionHost {
     try {
       await this.store.kvPut(kvKeys.subscription(subToken), entry);
       this.registry.set(name, { ...entry, matches });
-      const startSeq = await this.ensureConsumer(name, subToken, options);
+      const startSeq = await ensureRouteConsumer(
+        this.store,
+        name,
+        subToken,
+        options,
+        this.options.maxAckPending ?? 10_000,
+      );
       const subscription = new NatsSubscription(this, name, subToken, options, startSeq);
       this.open.add(subscription);
       return subscription;
@@ -132,6 +180,36 @@ export class NatsBus implements Bus, SubscriptionHost {
     return false;
   }
 
+  subscribersOf(type: string): readonly string[] {
+    const names: string[] = [];
+    for (const entry of this.registry.values())
+      if (entry.active && entry.matches(type)) names.push(entry.name);
+    return names;
+  }
+
+  /**
+   * Per active route: stored but not yet handed out (num_pending), out with a worker (running,
+   * queued behind its key, waiting for a retry: num_ack_pending), and parked on a wait. A route
+   * with several type patterns reads every event, so its num_pending counts others' too.
+   */
+  backlogs(): Promise<ReadonlyMap<string, number>> {
+    const now = Date.now();
+    if (this.backlogCache !== undefined && now - this.backlogCache.at <= BACKLOG_CACHE_MS)
+      return this.backlogCache.value;
+    const value = this.readBacklogs();
+    this.backlogCache = { at: now, value };
+    // A failed look is not cached: the next caller asks again.
+    value.catch(() => {
+      if (this.backlogCache?.value === value) this.backlogCache = undefined;
+    });
+    return value;
+  }
+
+  /** True while some run waits for events of this type. */
+  waitsFor(type: string): boolean {
+    return this.waitIndex?.waitsFor(type) ?? false;
+  }
+
   /** Route names known to the registry, active or not (for `agentd status`). */
   routes(): Registered[] {
     return [...this.registry.values()].map(({ matches: _matches, ...entry }) => entry);
@@ -142,6 +220,7 @@ export class NatsBus implements Bus, SubscriptionHost {
     this.closed = true;
     await Promise.allSettled([...this.open].map((sub) => sub.close()));
     this.stopWatching?.();
+    await Promise.allSettled([this.outbox.close(), this.waitIndex?.close()]);
     await this.store.close();
     await this.watching;
   }
@@ -152,8 +231,9 @@ export class NatsBus implements Bus, SubscriptionHost {
 
   // --- SubscriptionHost ---
 
+  /** Ack-time events, action events, announcements: through the gate like any publish. */
   async publishInternal(events: readonly AgentdEvent[]): Promise<void> {
-    await this.send(events, undefined);
+    await this.ingest(events, undefined);
   }
 
   async deadLetter(
@@ -192,10 +272,32 @@ export class NatsBus implements Bus, SubscriptionHost {
     else console.error('agentd nats bus:', context, error);
   }
 
+  /** Stores what the gate admits, quarantines what it refuses; results in the events' order. */
+  private async ingest(
+    events: readonly AgentdEvent[],
+    headers: Record<string, string> | undefined,
+  ): Promise<PublishResult[]> {
+    const gate = this.gate;
+    if (gate === undefined || events.length === 0) return this.send(events, headers);
+    const verdicts = events.map((event) => gate.admit(event));
+    if (verdicts.every((verdict, i) => verdict === events[i])) return this.send(events, headers);
+    const admitted = verdicts.filter((v): v is AgentdEvent => !(v instanceof GateRefusal));
+    const stored = await this.send(admitted, headers);
+    let next = 0;
+    return Promise.all(
+      verdicts.map((verdict, i) =>
+        verdict instanceof GateRefusal
+          ? this.quarantine.add(events[i]!, verdict)
+          : Promise.resolve(stored[next++]!),
+      ),
+    );
+  }
+
   private async send(
     events: readonly AgentdEvent[],
     extraHeaders: Record<string, string> | undefined,
   ): Promise<PublishResult[]> {
+    if (events.length === 0) return [];
     this.store.assertConnected('publish');
     try {
       // One connection keeps these in call order, so a batch lands in the stream in its order.
@@ -209,67 +311,41 @@ export class NatsBus implements Bus, SubscriptionHost {
           ),
         ),
       );
-      return events.map((event, i) => ({
+      const results = events.map((event, i) => ({
         id: event.id,
         source: event.source,
         duplicate: acks[i]?.duplicate === true,
       }));
+      await this.resumeWaits(events.filter((_event, i) => results[i]?.duplicate === false));
+      return results;
     } catch (error) {
       throw asUnavailable(error, 'publishing');
     }
   }
 
-  /** Creates the route's durable consumer, or adapts the existing one; returns its first seq. */
-  private async ensureConsumer(
-    name: string,
-    subToken: string,
-    options: SubscriptionOptions,
-  ): Promise<number> {
-    const stream = this.names.stream;
-    const filter = this.names.filterSubject(options.types);
-    const settings = {
-      ack_wait: options.leaseMs * NS,
-      max_ack_pending: this.options.maxAckPending ?? 10_000,
-    };
-    const existing = await this.store.jsm.consumers.info(stream, subToken).catch(() => undefined);
-    if (existing !== undefined && existing.config.filter_subject === filter) {
-      const config = existing.config;
-      if (
-        config.ack_wait !== settings.ack_wait ||
-        config.max_ack_pending !== settings.max_ack_pending
-      )
-        await this.store.jsm.consumers.update(stream, subToken, settings);
-      return config.opt_start_seq ?? 1;
-    }
-    let start: number;
-    if (existing !== undefined) {
-      // The route's types changed: a new consumer picks up after the old one's acknowledged floor.
-      start = existing.ack_floor.stream_seq + 1;
-      await this.store.jsm.consumers.delete(stream, subToken);
-    } else {
-      start = (await this.store.jsm.streams.info(stream)).state.last_seq + 1;
-    }
+  /** The publish-time check for parked runs; a miss here is found by the waits' own scans. */
+  private async resumeWaits(stored: readonly AgentdEvent[]): Promise<void> {
     try {
-      await this.store.jsm.consumers.add(stream, {
-        durable_name: subToken,
-        description: `agentd route ${name}`,
-        ack_policy: 'explicit',
-        deliver_policy: 'by_start_sequence',
-        opt_start_seq: start,
-        filter_subject: filter,
-        // Attempts are counted by agentd (see docs/nats-bus.md): JetStream's max_deliver would
-        // strand a message silently, and releases and parked deliveries are not attempts.
-        max_deliver: -1,
-        max_waiting: 512,
-        ...settings,
-      });
-      return start;
+      await this.waitIndex?.published(stored);
     } catch (error) {
-      // Another worker created it first: use theirs.
-      const theirs = await this.store.jsm.consumers.info(stream, subToken).catch(() => undefined);
-      if (theirs === undefined) throw error;
-      return theirs.config.opt_start_seq ?? 1;
+      this.reportError(error, { what: 'resuming waits at publish' });
     }
+  }
+
+  private async readBacklogs(): Promise<ReadonlyMap<string, number>> {
+    const parked = this.waitIndex?.countBySubscription() ?? new Map<string, number>();
+    const backlogs = new Map<string, number>();
+    const active = [...this.registry.values()].filter((entry) => entry.active);
+    await Promise.all(
+      active.map(async (entry) => {
+        const info = await this.store.jsm.consumers
+          .info(this.names.stream, subscriptionToken(entry.name))
+          .catch(() => undefined);
+        const queued = (info?.num_pending ?? 0) + (info?.num_ack_pending ?? 0);
+        backlogs.set(entry.name, queued + (parked.get(entry.name) ?? 0));
+      }),
+    );
+    return backlogs;
   }
 
   private async loadRegistry(): Promise<void> {

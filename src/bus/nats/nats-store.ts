@@ -10,6 +10,7 @@ import {
 import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { BusUnavailableError } from '../../core/errors.js';
+import { isWrongLastSequence, KvBucket } from './kv-bucket.js';
 import { namesFor, validStreamName, type Names } from './names.js';
 import { StreamPublisher } from './stream-publisher.js';
 
@@ -37,6 +38,8 @@ export interface StoredMessage {
   seq: number;
   subject: string;
   data: Uint8Array;
+  /** When the server stored it (ms since the epoch). */
+  storedAt: number;
   header(name: string): string | undefined;
 }
 
@@ -46,6 +49,8 @@ const NS = 1_000_000;
 export class NatsStore {
   connected = true;
   readonly publisher: StreamPublisher;
+  /** The state bucket as versioned JSON entries. */
+  readonly state: KvBucket;
   private statusLoop: Promise<void> | undefined;
 
   private constructor(
@@ -53,10 +58,15 @@ export class NatsStore {
     readonly js: JetStreamClient,
     readonly jsm: JetStreamManager,
     readonly kv: KV,
+    /** Recorded outbox actions and lane locks; no TTL (finished actions are swept by age). */
+    readonly outbox: KvBucket,
     readonly names: Names,
     readonly requestTimeoutMs: number,
+    /** Events, state and finished outbox actions older than this are dropped (0: never). */
+    readonly retentionMs: number,
   ) {
     this.publisher = new StreamPublisher(nc, requestTimeoutMs);
+    this.state = new KvBucket(kv);
   }
 
   static async open(options: NatsStoreOptions): Promise<NatsStore> {
@@ -108,14 +118,37 @@ export class NatsStore {
         num_replicas: replicas,
         description: 'agentd dead letters',
       });
-      const kv = await new Kvm(js).create(names.bucket, {
+      await ensureStream(jsm, {
+        name: names.quarantineStream,
+        subjects: [names.quarantineWildcard],
+        duplicate_window: dedupMs * NS,
+        num_replicas: replicas,
+        description: 'agentd events refused at ingest',
+      });
+      const kvm = new Kvm(js);
+      const kv = await kvm.create(names.bucket, {
         history: 1,
         replicas,
         ttl: retentionMs,
         allow_direct: false,
-        description: 'agentd subscriptions, key locks, run records, steps',
+        description: 'agentd subscriptions, key locks, run records, steps, waits',
       });
-      const store = new NatsStore(nc, js, jsm, kv, names, timeout);
+      const outbox = await kvm.create(names.outboxBucket, {
+        history: 1,
+        replicas,
+        allow_direct: false,
+        description: 'agentd outbox actions and lane locks',
+      });
+      const store = new NatsStore(
+        nc,
+        js,
+        jsm,
+        kv,
+        new KvBucket(outbox),
+        names,
+        timeout,
+        retentionMs,
+      );
       store.watchStatus();
       return store;
     } catch (error) {
@@ -141,7 +174,7 @@ export class NatsStore {
       timeout: this.requestTimeoutMs,
     });
     const answer = reply.json<{
-      message?: { subject: string; seq: number; hdrs?: string; data?: string };
+      message?: { subject: string; seq: number; hdrs?: string; data?: string; time?: string };
       error?: { code: number; err_code?: number; description?: string };
     }>();
     if (answer.error !== undefined) {
@@ -156,6 +189,7 @@ export class NatsStore {
       seq: message.seq,
       subject: message.subject,
       data: message.data === undefined ? new Uint8Array() : Buffer.from(message.data, 'base64'),
+      storedAt: message.time === undefined ? 0 : Date.parse(message.time),
       header: (name) => readHeader(headerText, name),
     };
   }
@@ -257,11 +291,6 @@ function readHeader(text: string, name: string): string | undefined {
       return line.slice(colon + 1).trim();
   }
   return undefined;
-}
-
-function isWrongLastSequence(error: unknown): boolean {
-  const e = error as { message?: string; code?: number; api_error?: { err_code?: number } };
-  return /wrong last sequence|key exists/i.test(e.message ?? '') || e.code === 10071;
 }
 
 /** Wraps connection-level failures (timeouts, no responders, closed) as BusUnavailableError. */

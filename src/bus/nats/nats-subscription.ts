@@ -6,17 +6,42 @@ import type { Subscription as CoreSubscription } from '@nats-io/transport-node';
 import type { AgentdEvent } from '../../core/envelope.js';
 import { compilePatterns } from '../../core/type-pattern.js';
 import type { ErrorRecord, PullOptions, Subscription, SubscriptionOptions } from '../bus.js';
+import type { EventWaits } from './event-waits.js';
 import type { JetStreamMsg } from './jetstream-msg.js';
 import { KeyLocks } from './key-lock.js';
-import { DELIVER_AT_HEADER, keyToken, ONLY_HEADER, type Names } from './names.js';
-import { NatsDelivery, type DeliveryHost, type Held } from './nats-delivery.js';
+import { KeyQueue, RECHECK_MS } from './key-queue.js';
+import { ChangeSignal } from './change-signal.js';
+import { renewHeldLeases } from './lease-keeper.js';
+import { DELIVER_AT_HEADER, ONLY_HEADER, RESUMES_HEADER, type Names } from './names.js';
+import {
+  finishAck,
+  NatsDelivery,
+  releaseKey,
+  type DeliveryHost,
+  type Held,
+} from './nats-delivery.js';
+import type { NatsOutbox } from './nats-outbox.js';
 import type { NatsStore } from './nats-store.js';
 import { PullConsumer } from './pull-consumer.js';
-import { attemptOf, LEASE_EXPIRED, RunRecords } from './run-records.js';
+import { ReceivedDeliveries } from './received-deliveries.js';
+import { RouteKey } from './route-key.js';
+import { attemptOf, EMPTY_RECORD, LEASE_EXPIRED, RunRecords, withSkip } from './run-records.js';
+
+/** How long a pull waits for the rest of a batch the server is still sending. */
+const BATCH_TAIL_MS = 20;
+/**
+ * Runs faster than this on average (hand-out to settle) make a keyed route fetch
+ * FAST_KEYED_PREFETCH at a time: more of a key's next messages are then here when its head
+ * finishes (a local handoff).
+ */
+const FAST_RUN_MS = 100;
+const FAST_KEYED_PREFETCH = 256;
 
 export interface SubscriptionHost {
   readonly store: NatsStore;
   readonly names: Names;
+  readonly outbox: NatsOutbox;
+  readonly waits: EventWaits;
   publishInternal(events: readonly AgentdEvent[]): Promise<void>;
   deadLetter(
     held: Held,
@@ -29,22 +54,26 @@ export interface SubscriptionHost {
   reportError(error: unknown, context: Record<string, unknown>): void;
 }
 
-/** How long a parked delivery waits for a wake-up before it looks at its key again itself. */
-const RECHECK_MS = 2_000;
-
 export class NatsSubscription implements Subscription, DeliveryHost {
   readonly records: RunRecords;
   readonly locks: KeyLocks | undefined;
+  /** What the deliveries are ordered by: the route's key expression, or the partitionkey. */
+  private readonly routeKey: RouteKey;
   readonly leaseMarginMs: number;
   readonly store: NatsStore;
+  readonly outbox: NatsOutbox;
+  readonly waits: EventWaits;
   private readonly matches: (type: string) => boolean;
   private readonly ready: Held[] = [];
-  /** Keyed messages held here, per key token, in stream order. */
-  private readonly byKey = new Map<string, Held[]>();
   private readonly held = new Set<Held>();
+  /** Keyed messages held here, per key, waiting for (or asking) their key's lock. */
+  private readonly queue: KeyQueue | undefined;
+  private readonly received = new ReceivedDeliveries();
+  /** How long handed-out deliveries took to settle, on average (recent ones weigh most). */
+  private runMs: number | undefined;
   /** Admissions under way: a pull that found some deliveries ready waits for these too. */
   private readonly admitting = new Set<Promise<void>>();
-  private readonly waiters = new Set<() => void>();
+  private readonly changes = new ChangeSignal();
   private readonly consumer: PullConsumer;
   private readonly wakeSub: CoreSubscription | undefined;
   private readonly keeper: NodeJS.Timeout;
@@ -59,13 +88,21 @@ export class NatsSubscription implements Subscription, DeliveryHost {
     startSeq: number,
   ) {
     this.store = host.store;
+    this.outbox = host.outbox;
+    this.waits = host.waits;
     this.matches = compilePatterns(options.types);
     this.records = new RunRecords(this.store, subToken);
     this.leaseMarginMs = Math.min(2_000, Math.max(10, Math.floor(options.leaseMs / 10)));
-    const keyed = options.ordering === 'key';
-    this.locks = keyed
-      ? new KeyLocks(this.store, host.names, subToken, options.types, this.matches, startSeq)
-      : undefined;
+    this.routeKey = new RouteKey(options);
+    this.locks =
+      options.ordering === 'key'
+        ? new KeyLocks(
+            this.store,
+            subToken,
+            this.routeKey.heads(this.store, host.names, subToken, options.types, this.matches),
+            startSeq,
+          )
+        : undefined;
     this.consumer = new PullConsumer(
       this.store,
       host.names.stream,
@@ -73,11 +110,26 @@ export class NatsSubscription implements Subscription, DeliveryHost {
       (msg) => this.intake(msg),
       (error) => host.reportError(error, { subscription: name, what: 'pull request' }),
     );
-    this.wakeSub = keyed
-      ? this.store.nc.subscribe(host.names.wakeSubject(subToken), {
-          callback: (_err, msg) => this.woken(msg.string()),
-        })
-      : undefined;
+    const locks = this.locks;
+    this.queue =
+      locks === undefined
+        ? undefined
+        : new KeyQueue({
+            locks,
+            isClosed: () => this.closed,
+            prepare: (held) => this.prepare(held),
+            forget: (held) => this.forget(held),
+            receivedBetween: (a, b) => this.received.covers(a, b),
+            reportError: (error, seq) =>
+              host.reportError(error, { subscription: name, seq, what: 'key' }),
+          });
+    const queue = this.queue;
+    this.wakeSub =
+      queue === undefined
+        ? undefined
+        : this.store.nc.subscribe(host.names.wakeSubject(subToken), {
+            callback: (_err, msg) => queue.woken(msg.string()),
+          });
     this.keeper = setInterval(
       () => this.keepLeases(),
       Math.max(50, Math.min(RECHECK_MS, Math.floor(options.leaseMs / 3))),
@@ -88,9 +140,16 @@ export class NatsSubscription implements Subscription, DeliveryHost {
   async pull({ max, waitMs, signal }: PullOptions): Promise<NatsDelivery[]> {
     const deadline = Date.now() + Math.max(0, waitMs);
     let asked = false;
+    let caughtUp = false;
     for (;;) {
       if (this.closed || signal?.aborted) return [];
-      // Messages that arrived together are admitted together, so one pull hands out all of them.
+      // Messages sent together are handed out together: the rest of a server batch still on the
+      // wire is waited for (briefly), and messages that arrived are admitted first.
+      if (this.ready.length > 0 && this.ready.length < max && !caughtUp) {
+        caughtUp = true;
+        if (this.consumer.moreComing)
+          await this.changes.wait(this.consumer.fetching, BATCH_TAIL_MS, signal);
+      }
       if (this.ready.length > 0 && this.ready.length < max && this.admitting.size > 0)
         await Promise.allSettled([...this.admitting]);
       const got = this.take(Math.max(1, max));
@@ -99,7 +158,7 @@ export class NatsSubscription implements Subscription, DeliveryHost {
       if (remaining <= 0 && asked) return [];
       if (this.inactive) {
         if (remaining <= 0) return [];
-        await this.changed(undefined, remaining, signal);
+        await this.changes.wait(undefined, remaining, signal);
         continue;
       }
       let fetching = this.consumer.fetching;
@@ -107,12 +166,12 @@ export class NatsSubscription implements Subscription, DeliveryHost {
         asked = true;
         // A few more than asked for save round trips (the extra wait here, leases kept alive);
         // keyed routes ask for more, as parked messages do not satisfy a pull.
-        const batch = Math.max(max, this.locks === undefined ? 16 : 32);
-        fetching = this.consumer.fetch(batch, remaining).then(() => this.notify());
+        const batch = Math.max(max, this.prefetch());
+        fetching = this.consumer.fetch(batch, remaining).then(() => this.changes.notify());
       } else if (remaining <= 0) {
         return [];
       }
-      await this.changed(fetching, remaining > 0 ? remaining : undefined, signal);
+      await this.changes.wait(fetching, remaining > 0 ? remaining : undefined, signal);
     }
   }
 
@@ -141,22 +200,26 @@ export class NatsSubscription implements Subscription, DeliveryHost {
   }
 
   settled(held: Held): void {
+    if (held.handedOutAt !== undefined) {
+      const ms = (held.ranUntil ?? Date.now()) - held.handedOutAt;
+      this.runMs = this.runMs === undefined ? ms : this.runMs * 0.9 + ms * 0.1;
+    }
     this.forget(held);
   }
 
+  async handOff(held: Held): Promise<boolean> {
+    return this.queue === undefined ? false : this.queue.handOff(held);
+  }
+
   /**
-   * Tells every worker that a key moved on, naming its next head when it can be found: only the
+   * Tells every worker that a key moved on, naming its next head when there is one: only the
    * worker holding that message acts, with one compare-and-set. `<key> <done> <revision> <next>`.
    */
-  wake(keyTok: string, done: number, revision: number): void {
-    const subject = this.host.names.wakeSubject(this.subToken);
+  wake(keyTok: string, done: number, revision: number, next: number): void {
     // A lost wake-up only delays the key: parked messages ask again after a while.
-    this.locks!.nextHead(keyTok, done).then(
-      (next) => this.store.publishQuietly(subject, `${keyTok} ${done} ${revision} ${next}`),
-      (error: unknown) => {
-        this.host.reportError(error, { subscription: this.name, what: 'next head' });
-        this.store.publishQuietly(subject, `${keyTok} ${done} ${revision} 0`);
-      },
+    this.store.publishQuietly(
+      this.host.names.wakeSubject(this.subToken),
+      `${keyTok} ${done} ${revision} ${next}`,
     );
   }
 
@@ -165,13 +228,13 @@ export class NatsSubscription implements Subscription, DeliveryHost {
     if (this.closed) return;
     this.closed = true;
     clearInterval(this.keeper);
-    this.notify();
+    this.changes.notify();
     const unused = [...this.held].filter((h) => h.state !== 'out' && h.state !== 'classifying');
     await Promise.allSettled(
       unused.map(async (h) => {
         this.forget(h);
-        const record = h.record ?? (await this.records.load(h.msg.seq));
-        await this.records.save(h.msg.seq, { ...record, skips: record.skips + 1 });
+        const record = h.record ?? (await this.records.load(h.runSeq));
+        await this.records.save(h.runSeq, withSkip(record, h.msg.seq, h.runSeq));
         h.msg.nak();
       }),
     );
@@ -182,6 +245,7 @@ export class NatsSubscription implements Subscription, DeliveryHost {
   // --- admission ---
 
   private intake(jm: JetStreamMsg): Promise<void> | undefined {
+    this.received.add(jm.dseq);
     if (this.closed) {
       jm.nak();
       return undefined;
@@ -199,14 +263,16 @@ export class NatsSubscription implements Subscription, DeliveryHost {
       jm.ack();
       return undefined;
     }
-    const keyTok =
-      this.locks !== undefined && event.partitionkey !== undefined
-        ? keyToken(event.partitionkey)
-        : undefined;
+    const keyTok = this.routeKey.lockTokenOf(event);
+    const resumed = Number(jm.header(RESUMES_HEADER) ?? 0);
+    const resumes = Number.isSafeInteger(resumed) && resumed > 0 ? resumed : undefined;
     const held: Held = {
       msg: jm,
       event,
       keyTok,
+      key: this.routeKey.keyOf(event),
+      runSeq: resumes ?? jm.seq,
+      resumes,
       state: 'classifying',
       leaseUntil: Date.now() + this.options.leaseMs - this.leaseMarginMs,
     };
@@ -223,59 +289,42 @@ export class NatsSubscription implements Subscription, DeliveryHost {
   private async admit(held: Held): Promise<void> {
     this.held.add(held);
     if (held.keyTok === undefined) return this.prepare(held);
-    const line = this.byKey.get(held.keyTok) ?? [];
-    // A redelivery replaces a copy of the same message this process still holds: NATS only
-    // redelivers once the old copy's lease is gone (a run still holding it can no longer settle).
-    for (const old of line.filter((h) => h.msg.seq === held.msg.seq && h !== held))
-      this.forget(old);
-    const fresh = this.byKey.get(held.keyTok) ?? [];
-    fresh.push(held);
-    fresh.sort((a, b) => a.msg.seq - b.msg.seq);
-    this.byKey.set(held.keyTok, fresh);
-    if (fresh[0] !== held) {
-      held.state = 'parked';
-      return;
-    }
-    await this.tryHead(held);
+    await this.queue!.admit(held);
   }
 
-  /** Asks the key lock whether this lowest held message of its key may run now. */
-  private async tryHead(held: Held): Promise<void> {
-    held.state = 'classifying';
-    held.checkedAt = Date.now();
-    const verdict = await this.locks!.acquire(held.msg.seq, held.keyTok!, held.msg.deliveryCount);
-    if (held.state !== 'classifying') return;
-    switch (verdict) {
-      case 'run':
-        return this.prepare(held);
-      case 'wait':
-        held.state = 'parked';
-        return;
-      case 'finished':
-        held.msg.ack();
+  /**
+   * Works out the attempt, finishes a run whose ack was staged already, holds back an early delayed
+   * delivery, then makes it ready.
+   */
+  async prepare(held: Held): Promise<void> {
+    const { msg, runSeq } = held;
+    const again = msg.deliveryCount > 1 || held.resumes !== undefined;
+    if (again || msg.header(DELIVER_AT_HEADER) !== undefined) {
+      const [record, staged] = await Promise.all([
+        this.records.load(runSeq),
+        again ? this.records.stagedAck(runSeq) : undefined,
+      ]);
+      held.record = record;
+      if (staged !== undefined) {
+        // The run finished (its ack was staged) but the ack did not complete: complete it.
+        held.state = 'out';
+        await finishAck(this, held, staged);
         return this.forget(held);
-      case 'stale':
-        return this.forget(held);
+      }
     }
-  }
-
-  /** Works out the attempt, holds back an early delayed delivery, then makes it ready. */
-  private async prepare(held: Held): Promise<void> {
     const now = Date.now();
-    const { msg } = held;
-    if (msg.deliveryCount > 1 || msg.header(DELIVER_AT_HEADER) !== undefined)
-      held.record = await this.records.load(msg.seq);
     const deliverAt = Number(msg.header(DELIVER_AT_HEADER) ?? 0);
     if (deliverAt > now + 2) {
       // Not an attempt: count it as a skip. A keyed one keeps its key while it waits.
-      const record = held.record ?? { skips: 0, errors: [] };
-      await this.records.save(msg.seq, { ...record, skips: record.skips + 1 });
+      await this.records.save(runSeq, withSkip(held.record ?? EMPTY_RECORD, msg.seq, runSeq));
       msg.nak(deliverAt - now);
       return this.forget(held);
     }
     const { attempt, errors } = attemptOf(
+      msg.seq,
+      runSeq,
       msg.deliveryCount,
-      held.record ?? { skips: 0, errors: [] },
+      held.record ?? EMPTY_RECORD,
       now,
     );
     const delivery = new NatsDelivery(this, held, attempt, errors);
@@ -286,17 +335,13 @@ export class NatsSubscription implements Subscription, DeliveryHost {
       held.state = 'out';
       const reason = `${LEASE_EXPIRED} (attempt ${last} of ${last})`;
       await this.deadLetter(held, last, reason, errors.slice(0, last));
-      const revision =
-        held.keyTok === undefined
-          ? 0
-          : await this.locks!.release(msg.seq, held.keyTok, msg.deliveryCount);
-      if (revision > 0) this.wake(held.keyTok!, msg.seq, revision);
+      await releaseKey(this, held);
       msg.term();
       return this.forget(held);
     }
     held.state = 'ready';
     this.ready.push(held);
-    this.notify();
+    this.changes.notify();
   }
 
   private take(max: number): NatsDelivery[] {
@@ -310,117 +355,46 @@ export class NatsSubscription implements Subscription, DeliveryHost {
         continue;
       }
       held.state = 'out';
+      held.handedOutAt = now;
       out.push(held.delivery!);
     }
     return out;
   }
 
   /** Drops a message from this process's books and lets the next one of its key try. */
-  private forget(held: Held): void {
+  forget(held: Held): void {
     if (held.state === 'gone') return;
     held.state = 'gone';
     this.held.delete(held);
-    if (held.keyTok === undefined) return;
-    const line = this.byKey.get(held.keyTok);
-    if (line === undefined) return;
-    const index = line.indexOf(held);
-    if (index >= 0) line.splice(index, 1);
-    if (line.length === 0) this.byKey.delete(held.keyTok);
-    else if (index === 0 && held.released !== true) this.lookAgain(held.keyTok);
-  }
-
-  private woken(payload: string): void {
-    const [keyTok, done, revision, next] = payload.split(' ');
-    if (keyTok === undefined) return;
-    const first = this.byKey.get(keyTok)?.[0];
-    if (next === undefined || next === '0') return this.lookAgain(keyTok);
-    if (first === undefined || first.state !== 'parked' || String(first.msg.seq) !== next) return;
-    first.state = 'classifying';
-    first.checkedAt = Date.now();
-    const { deliveryCount } = first.msg;
-    this.locks!.handOver(first.msg.seq, keyTok, deliveryCount, Number(done), Number(revision))
-      .then(async (taken) => {
-        if (first.state !== 'classifying') return;
-        if (taken) return this.prepare(first);
-        // The entry moved on since (e.g. a takeover): ask the lock the long way.
-        first.state = 'parked';
-        this.lookAgain(keyTok);
-      })
-      .catch((error: unknown) => {
-        if (first.state === 'classifying') first.state = 'parked';
-        this.host.reportError(error, { subscription: this.name, seq: first.msg.seq, what: 'key' });
-      });
-  }
-
-  /** The key may have moved on: its lowest parked message here asks the lock again. */
-  private lookAgain(keyTok: string): void {
-    if (this.closed) return;
-    const first = this.byKey.get(keyTok)?.[0];
-    if (first === undefined || first.state !== 'parked') return;
-    this.tryHead(first).catch((error: unknown) => {
-      if (first.state === 'classifying') first.state = 'parked';
-      this.host.reportError(error, { subscription: this.name, seq: first.msg.seq, what: 'key' });
-    });
+    this.queue?.remove(held);
   }
 
   /** Renews the leases of messages held but not handed out; drops those already lost. */
   private keepLeases(): void {
     if (this.closed) return;
     const now = Date.now();
-    // A run whose lease ran out without a settle (its worker gave it up) no longer blocks its key.
-    for (const held of this.held)
-      if (held.state === 'out' && held.leaseUntil + this.options.leaseMs <= now) this.forget(held);
-    const held = [...this.held].filter((h) => h.state === 'parked' || h.state === 'ready');
-    for (const h of held) if (h.leaseUntil <= now) this.forget(h);
-    // Renewed once half the lease is gone, not on every tick: a deep backlog of parked messages
-    // costs one +WPI each per half lease.
-    const keep = held.filter(
-      (h) => h.state !== 'gone' && h.leaseUntil - now < this.options.leaseMs / 2,
-    );
-    if (this.store.connected && keep.length > 0) {
-      try {
-        for (const held of keep) if (held.state !== 'gone') held.msg.working();
-      } catch (error) {
-        return this.host.reportError(error, { subscription: this.name, what: 'lease' });
-      }
-      this.store.nc.flush().then(
-        () => {
-          const until = now + this.options.leaseMs - this.leaseMarginMs;
-          for (const held of keep) if (held.state !== 'gone') held.leaseUntil = until;
-        },
-        (error: unknown) =>
-          this.host.reportError(error, { subscription: this.name, what: 'lease' }),
-      );
-    }
-    // A wake-up can be lost (a reconnect, a worker that died mid-release): keys whose lowest
-    // parked message heard nothing for a while ask again.
-    for (const [keyTok, line] of this.byKey) {
-      const first = line[0];
-      if (first?.state === 'parked' && now - (first.checkedAt ?? 0) >= RECHECK_MS)
-        this.lookAgain(keyTok);
-    }
-  }
-
-  private changed(
-    fetching: Promise<void> | undefined,
-    ms: number | undefined,
-    signal: AbortSignal | undefined,
-  ): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = ms === undefined ? undefined : setTimeout(done, ms);
-      this.waiters.add(done);
-      signal?.addEventListener('abort', done, { once: true });
-      void fetching?.then(done);
+    const { leaseMs } = this.options;
+    renewHeldLeases(this.held, {
+      store: this.store,
+      now,
+      leaseMs,
+      leaseMarginMs: this.leaseMarginMs,
+      forget: (held) => this.forget(held),
+      onError: (error) => this.host.reportError(error, { subscription: this.name, what: 'lease' }),
     });
+    this.queue?.recheck(now);
+    let floor = Infinity;
+    for (const h of this.held) floor = Math.min(floor, h.msg.dseq);
+    this.received.prune(floor);
   }
 
-  private notify(): void {
-    for (const wake of [...this.waiters]) wake();
+  /**
+   * Messages one pull request asks for beyond what was wanted: a few save round trips (leases are
+   * kept meanwhile). Keyed routes ask for more, as messages waiting for their key satisfy no
+   * pull — many more when runs are fast, fewer when slow, so a burst still spreads over workers.
+   */
+  private prefetch(): number {
+    if (this.locks === undefined) return 16;
+    return this.runMs !== undefined && this.runMs < FAST_RUN_MS ? FAST_KEYED_PREFETCH : 32;
   }
 }

@@ -8,6 +8,8 @@ import type { NatsStore } from './nats-store.js';
 interface PullRequest {
   batch: number;
   received: number;
+  /** The last message said the consumer had more for delivery. */
+  morePending: boolean;
   /** Work each message of the request started (admission); the request settles after it. */
   work: Promise<void>[];
   finish: () => void;
@@ -34,6 +36,15 @@ export class PullConsumer {
     });
   }
 
+  /**
+   * True while the request under way has more messages on the wire: the last one said the
+   * consumer had more pending and the batch is not full yet.
+   */
+  get moreComing(): boolean {
+    const request = this.request;
+    return request !== undefined && request.morePending && request.received < request.batch;
+  }
+
   /** The request under way, if any: resolves once it ended and its messages were handled. */
   get fetching(): Promise<void> | undefined {
     return this.inFlight;
@@ -44,7 +55,7 @@ export class PullConsumer {
     if (this.inFlight !== undefined) return this.inFlight;
     let finish!: () => void;
     const finished = new Promise<void>((resolve) => (finish = resolve));
-    const request: PullRequest = { batch, received: 0, work: [], finish };
+    const request: PullRequest = { batch, received: 0, morePending: false, work: [], finish };
     this.request = request;
     const body =
       waitMs <= 5 ? { batch, no_wait: true } : { batch, expires: Math.round(waitMs) * 1_000_000 };
@@ -81,12 +92,18 @@ export class PullConsumer {
     if (status !== undefined) {
       if ((status.code === 409 && /deleted/i.test(status.description)) || status.code === 503)
         this.deleted = true;
-      if (status.code >= 400) request?.finish();
+      if (status.code >= 400) {
+        if (request !== undefined) request.morePending = false;
+        request?.finish();
+      }
       return;
     }
     const jm = toJetStreamMsg(this.store.nc, msg);
     if (jm === undefined) return;
-    if (request !== undefined && ++request.received >= request.batch) request.finish();
+    if (request !== undefined) {
+      request.morePending = jm.pending > 0;
+      if (++request.received >= request.batch) request.finish();
+    }
     const work = this.onMessage(jm);
     if (work !== undefined) request?.work.push(work);
   }

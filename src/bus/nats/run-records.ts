@@ -1,19 +1,35 @@
 // Run records in the state bucket: what an attempt must know that JetStream does not keep — the
-// error of every failed attempt, and how many deliveries were not attempts (release, delay).
-// Written only off the happy path, so a first attempt that succeeds costs no KV write.
+// error of every failed attempt, and how many deliveries were not attempts (release, delay, defer).
+// Written only off the happy path, so a first attempt that succeeds costs no KV write. Also the
+// staged settlements: what an ack (or park) records, written once before any of it goes out.
 import type { AgentdEvent } from '../../core/envelope.js';
 import type { ErrorRecord } from '../bus.js';
+import type { RecordedAction } from '../outbox-store.js';
 import { kvKeys } from './names.js';
 import type { NatsStore } from './nats-store.js';
 
 export interface RunRecord {
-  /** Deliveries that were handed back without running: release, an early delayed delivery. */
+  /** Deliveries of message `seq` that were handed back without running (release, delay, defer). */
   skips: number;
   errors: ErrorRecord[];
+  /** Attempts spent by earlier messages of the run (a parked run resumes in a copy). */
+  base?: number;
+  /** The message `skips` counts for; absent: the run's first message. */
+  seq?: number;
+}
+
+/** What a settlement records, fixed by the first attempt to stage it. */
+export interface Staged {
+  events: AgentdEvent[];
+  actions: RecordedAction[];
+  /** When it was staged: recorded actions are ordered by it. */
+  at: number;
 }
 
 export const LEASE_EXPIRED =
   'lease expired: the worker crashed or stalled without extending it (or lost NATS)';
+
+export const EMPTY_RECORD: RunRecord = { skips: 0, errors: [] };
 
 export class RunRecords {
   constructor(
@@ -21,36 +37,63 @@ export class RunRecords {
     private readonly subToken: string,
   ) {}
 
-  async load(seq: number): Promise<RunRecord> {
-    const found = await this.store.kvGet<RunRecord>(kvKeys.run(this.subToken, seq));
-    return found?.value ?? { skips: 0, errors: [] };
+  async load(runSeq: number): Promise<RunRecord> {
+    const found = await this.store.kvGet<RunRecord>(kvKeys.run(this.subToken, runSeq));
+    return found?.value ?? EMPTY_RECORD;
   }
 
-  async save(seq: number, record: RunRecord): Promise<void> {
-    await this.store.kvPut(kvKeys.run(this.subToken, seq), record);
+  async save(runSeq: number, record: RunRecord): Promise<void> {
+    await this.store.kvPut(kvKeys.run(this.subToken, runSeq), record);
   }
 
   /**
-   * Stages the events an ack publishes: the first attempt to stage wins, so an ack that is retried
-   * after a crash publishes the very same events again, which NATS then drops as duplicates.
+   * Stages what an ack records: the first attempt to stage wins, so an ack that is finished after a
+   * crash (by this or another worker) records the very same events and actions again, which NATS
+   * and the outbox then drop as duplicates.
    */
-  async stageEmits(seq: number, events: readonly AgentdEvent[]): Promise<AgentdEvent[]> {
-    const key = kvKeys.emits(this.subToken, seq);
-    if (await this.store.kvCreate(key, events)) return [...events];
-    return (await this.store.kvGet<AgentdEvent[]>(key))?.value ?? [...events];
+  async stageAck(runSeq: number, staged: Staged): Promise<Staged> {
+    return this.stage(kvKeys.emits(this.subToken, runSeq), staged);
+  }
+
+  /** What an ack of this run staged already, if it got that far: the run is finished. */
+  async stagedAck(runSeq: number): Promise<Staged | undefined> {
+    const found = await this.store.kvGet<Staged | AgentdEvent[]>(
+      kvKeys.emits(this.subToken, runSeq),
+    );
+    return found === undefined ? undefined : normalize(found.value);
+  }
+
+  /** Stages what a park records, once per wait step. */
+  async stagePark(runSeq: number, stepTok: string, staged: Staged): Promise<Staged> {
+    return this.stage(kvKeys.parkStage(this.subToken, runSeq, stepTok), staged);
+  }
+
+  private async stage(key: string, staged: Staged): Promise<Staged> {
+    if (await this.store.kvCreate(key, staged)) return staged;
+    const found = await this.store.kvGet<Staged | AgentdEvent[]>(key);
+    return found === undefined ? staged : normalize(found.value);
   }
 }
 
+/** Stages written before actions existed hold the events alone. */
+function normalize(value: Staged | AgentdEvent[]): Staged {
+  return Array.isArray(value) ? { events: value, actions: [], at: 0 } : value;
+}
+
 /**
- * The attempt number of a delivery and its error history: deliveries minus skips; attempts that
- * left no error behind ended by lease expiry.
+ * The attempt number of a delivery of message `seq` and its error history: attempts spent by
+ * earlier messages of the run, plus this message's deliveries minus its skips; attempts that left
+ * no error behind ended by lease expiry.
  */
 export function attemptOf(
+  seq: number,
+  runSeq: number,
   deliveryCount: number,
   record: RunRecord,
   now: number,
 ): { attempt: number; errors: ErrorRecord[] } {
-  const attempt = Math.max(1, deliveryCount - record.skips);
+  const skips = (record.seq ?? runSeq) === seq ? record.skips : 0;
+  const attempt = (record.base ?? 0) + Math.max(1, deliveryCount - skips);
   const byAttempt = new Map(record.errors.map((e) => [e.attempt, e]));
   const errors: ErrorRecord[] = [];
   for (let n = 1; n < attempt; n++) {
@@ -59,4 +102,10 @@ export function attemptOf(
     );
   }
   return { attempt, errors };
+}
+
+/** The record after one more delivery of message `seq` that was not an attempt. */
+export function withSkip(record: RunRecord, seq: number, runSeq: number): RunRecord {
+  const skips = (record.seq ?? runSeq) === seq ? record.skips : 0;
+  return { ...record, seq, skips: skips + 1 };
 }

@@ -5,35 +5,20 @@ import type Database from 'better-sqlite3';
 import type { AgentdEvent } from '../../core/envelope.js';
 import { compilePattern } from '../../core/type-pattern.js';
 import type { ErrorRecord } from '../bus.js';
-import {
-  runStatus,
-  STATES_FOR,
-  toRunRecord,
-  type DeliveryRow,
-  type RunRecord,
-  type RunStatus,
-} from './inspect-sql.js';
+import type {
+  DeadLetterSummary,
+  EventRun,
+  EventSummary,
+  Page,
+  RunDetail,
+  RunRecord,
+  RunStatus,
+  StepRecord,
+} from '../../server/admin-types.js';
+import { EventById, type EventRow } from './event-by-id-sql.js';
+import { runStatus, STATES_FOR, toRunRecord, type DeliveryRow } from './inspect-sql.js';
 
-export interface Page<T> {
-  items: T[];
-  /** Pass as `cursor` for the next (older) page; null on the last one. */
-  nextCursor: string | null;
-}
-
-export interface EventRun {
-  runId: string;
-  route: string;
-  status: RunStatus;
-  attempt: number;
-}
-
-export interface EventSummary {
-  seq: number;
-  storedAt: string;
-  /** The envelope; `data` is left out of pages (GET /api/events/:id has it). */
-  event: Omit<AgentdEvent, 'data' | 'data_base64'>;
-  runs: EventRun[];
-}
+export type { DeadLetterSummary, EventRun, EventSummary, Page, RunDetail, StepRecord };
 
 export interface EventFilter {
   /** Exact type, or a pattern (`a.*`, `a.**`). */
@@ -58,49 +43,29 @@ export interface RunFilter {
   limit: number;
 }
 
-export interface StepRecord {
-  name: string;
-  at: string;
-  value: unknown;
-}
-
-export interface RunDetail extends RunRecord {
-  /** Why it was dead-lettered, when it was. */
-  deadReason: string | null;
-  event: AgentdEvent;
-  steps: StepRecord[];
-}
-
-export interface DeadLetterSummary {
-  deliveryId: string;
-  route: string;
-  eventId: string;
-  eventType: string;
-  attempts: number;
-  reason: string;
-  errors: ErrorRecord[];
-  deadAt: string;
-}
-
 const RARE_STATUSES = new Set<RunStatus>(['queued', 'retrying', 'running', 'dead']);
-
-interface EventRow {
-  seq: number;
-  stored_at: number;
-  envelope: string;
-}
 
 export class AdminQueries {
   private readonly runsOf: Database.Statement<
     [number],
     { id: number; sub: string; state: string; attempt: number }
   >;
-  private readonly byId: Database.Statement<[string], EventRow>;
+  private readonly byId: EventById;
   private readonly topSeq: Database.Statement<[], { seq: number | null }>;
   private readonly after: Database.Statement<[number, number], EventRow>;
   private readonly stepsOf: Database.Statement<
     [string, number],
     { name: string; value: string; at: number }
+  >;
+  private readonly waitOf: Database.Statement<
+    [number],
+    {
+      step: string;
+      type: string;
+      match: string | null;
+      deadline: number | null;
+      created_at: number;
+    }
   >;
   private readonly runRow: Database.Statement<
     [number],
@@ -111,15 +76,16 @@ export class AdminQueries {
     this.runsOf = db.prepare(
       `SELECT id, sub, state, attempt FROM deliveries WHERE seq = ? ORDER BY id`,
     );
-    // No index on id alone ((source, id) is the unique one): a scan, newest first, for search.
-    this.byId = db.prepare(
-      `SELECT seq, stored_at, envelope FROM events WHERE id = ? ORDER BY seq DESC LIMIT 1`,
-    );
+    this.byId = new EventById(db);
     this.topSeq = db.prepare(`SELECT max(seq) AS seq FROM events`);
     this.after = db.prepare(
       `SELECT seq, stored_at, envelope FROM events WHERE seq > ? ORDER BY seq LIMIT ?`,
     );
     this.stepsOf = db.prepare(`SELECT name, value, at FROM steps WHERE sub = ? AND seq = ?`);
+    // A parked delivery has exactly one waits row (wait-sql.ts), keyed by the delivery id.
+    this.waitOf = db.prepare(
+      `SELECT step, type, match, deadline, created_at FROM waits WHERE delivery = ?`,
+    );
     this.runRow = db.prepare(
       `SELECT d.id, d.sub, d.seq, d.state, d.attempt, d.pkey, d.errors, d.reason, d.created_at,
               d.started_at, d.finished_at, e.type, e.id AS event_id, e.envelope
@@ -195,7 +161,7 @@ export class AdminQueries {
 
   /** The newest event with this id (ids are unique per source; a clash across sources is rare). */
   event(id: string): (EventSummary & { event: AgentdEvent }) | undefined {
-    const row = this.byId.get(id);
+    const row = this.byId.find(id);
     if (row === undefined) return undefined;
     return { ...this.summary(row, true), event: JSON.parse(row.envelope) as AgentdEvent };
   }
@@ -228,8 +194,8 @@ export class AdminQueries {
     params.push(filter.limit + 1);
     const rows = this.db
       .prepare<(string | number)[], DeliveryRow>(
-        `SELECT d.id, d.sub, d.state, d.attempt, d.pkey, d.errors, d.created_at, d.started_at,
-                d.finished_at, e.type, e.id AS event_id
+        `SELECT d.id, d.sub, d.state, d.attempt, d.pkey, d.errors, d.reason, d.created_at,
+                d.started_at, d.finished_at, e.type, e.id AS event_id
            FROM deliveries d JOIN events e ON e.seq = d.seq
           WHERE ${where.join(' AND ')} ORDER BY d.id DESC LIMIT ?`,
       )
@@ -250,11 +216,23 @@ export class AdminQueries {
         at: new Date(s.at).toISOString(),
         value: (JSON.parse(s.value) as { v?: unknown }).v,
       }));
+    const wait = row.state === 'parked' ? this.waitOf.get(runId) : undefined;
     return {
       ...toRunRecord(row),
       deadReason: row.reason,
       event: JSON.parse(row.envelope) as AgentdEvent,
       steps,
+      ...(wait === undefined
+        ? {}
+        : {
+            wait: {
+              step: wait.step,
+              type: wait.type,
+              match: wait.match === null ? null : (JSON.parse(wait.match) as unknown),
+              since: new Date(wait.created_at).toISOString(),
+              deadline: wait.deadline === null ? null : new Date(wait.deadline).toISOString(),
+            },
+          }),
     };
   }
 

@@ -53,3 +53,46 @@ export class BacklogReader {
     });
   }
 }
+
+const BACKLOG_TTL_MS = 250;
+
+/**
+ * Unfinished deliveries (waiting, ready, leased, parked, batched) per subscription, for
+ * backpressure. One grouped count per state over an index that holds only that state's rows:
+ * O(backlog) index entries, never the finished history.
+ */
+export class BacklogCounter {
+  private readonly counts: Database.Statement<[], { sub: string; n: number }>[];
+  private last: { at: number; counts: Map<string, number> } | undefined;
+
+  constructor(db: Database.Database) {
+    const count = (from: string, where: string) =>
+      db.prepare<[], { sub: string; n: number }>(
+        `SELECT sub, count(*) AS n FROM ${from} WHERE ${where} GROUP BY sub`,
+      );
+    this.counts = [
+      count('deliveries', `state = 'ready'`), // deliveries_ready
+      count('deliveries', `state = 'waiting'`), // deliveries_waiting
+      count('deliveries', `state = 'leased'`), // deliveries_leased
+      count('deliveries', `batch IS NOT NULL`), // deliveries_batch: unfinished members
+      count('waits', '1 = 1'), // a parked delivery has exactly one wait
+    ];
+  }
+
+  read(): Map<string, number> {
+    const total = new Map<string, number>();
+    for (const count of this.counts)
+      for (const row of count.all()) total.set(row.sub, (total.get(row.sub) ?? 0) + row.n);
+    this.last = { at: Date.now(), counts: total };
+    return total;
+  }
+
+  /**
+   * Counts at most BACKLOG_TTL_MS old (real time): backpressure asks on every ingress request,
+   * and a little staleness is what it allows for.
+   */
+  recent(): Map<string, number> {
+    const last = this.last;
+    return last !== undefined && Date.now() - last.at < BACKLOG_TTL_MS ? last.counts : this.read();
+  }
+}

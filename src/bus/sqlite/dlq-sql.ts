@@ -1,6 +1,5 @@
 // The dead-letter queue: deliveries in state 'dead' with their reason and whole error history.
 import type Database from 'better-sqlite3';
-import type { KeyOrder } from './key-order-sql.js';
 
 export interface DeadRow {
   id: number;
@@ -24,7 +23,10 @@ export interface DlqStatements {
   count(sub: string): number;
 }
 
-export function dlqStatements(db: Database.Database, keys: KeyOrder): DlqStatements {
+/** Makes the new delivery of a replayed dead letter: behind its key, and batched or fair like new. */
+export type Requeue = (row: DeadRow, now: number) => void;
+
+export function dlqStatements(db: Database.Database, requeue: Requeue): DlqStatements {
   const columns = `d.id, d.sub, d.seq, d.pkey, d.attempt, d.reason, d.errors, d.finished_at, e.envelope`;
   const list = db.prepare<
     [string | null, string | null, string | null, string | null, number],
@@ -68,7 +70,7 @@ export function dlqStatements(db: Database.Database, keys: KeyOrder): DlqStateme
       const row = show.get(id);
       if (row === undefined || markReplayed.run(id).changes === 0) return false;
       if (fresh) clearSteps.run(row.sub, row.seq);
-      keys.enqueue(row.sub, row.seq, row.pkey, now, now);
+      requeue(row, now);
       return true;
     },
     purge: purgeOne,

@@ -3,20 +3,15 @@
 import type Database from 'better-sqlite3';
 import type { AgentdEvent } from '../../core/envelope.js';
 import type { ErrorRecord } from '../bus.js';
+import {
+  RUN_STATUSES,
+  type RouteStatus,
+  type RunRecord,
+  type RunStatus,
+} from '../../server/admin-types.js';
 
-export type RunStatus =
-  'queued' | 'retrying' | 'running' | 'waiting' | 'completed' | 'skipped' | 'dead' | 'replayed';
-
-export const RUN_STATUSES: readonly RunStatus[] = [
-  'queued',
-  'retrying',
-  'running',
-  'waiting',
-  'completed',
-  'skipped',
-  'dead',
-  'replayed',
-];
+// The shapes the admin API answers with are shared with the dashboard (server/admin-types.ts).
+export { RUN_STATUSES, type RunRecord, type RouteStatus, type RunStatus };
 
 export interface StoredEvent {
   seq: number;
@@ -24,33 +19,6 @@ export interface StoredEvent {
   event: AgentdEvent;
   /** Delivery states per route, e.g. { 'demo.hello': 'completed' }. */
   runs: Record<string, RunStatus>;
-}
-
-export interface RunRecord {
-  runId: string;
-  route: string;
-  status: RunStatus;
-  attempt: number;
-  eventId: string;
-  eventType: string;
-  partitionkey: string | null;
-  createdAt: string;
-  startedAt: string | null;
-  finishedAt: string | null;
-  durationMs: number | null;
-  errors: ErrorRecord[];
-}
-
-export interface RouteStatus {
-  route: string;
-  active: boolean;
-  types: string[];
-  queued: number;
-  running: number;
-  retrying: number;
-  dead: number;
-  completed: number;
-  oldestQueuedAgeMs: number | null;
 }
 
 export interface DeliveryRow {
@@ -65,11 +33,14 @@ export interface DeliveryRow {
   finished_at: number | null;
   type: string;
   event_id: string;
+  reason?: string | null;
 }
 
 export function runStatus(state: string, attempt: number): RunStatus {
   switch (state) {
     case 'waiting':
+    case 'batched':
+      // A batch member: queued until its batch's run settles it.
       return 'queued';
     case 'ready':
       return attempt > 0 ? 'retrying' : 'queued';
@@ -81,6 +52,7 @@ export function runStatus(state: string, attempt: number): RunStatus {
     case 'acked':
       return 'completed';
     case 'skipped':
+    case 'cancelled':
     case 'dead':
     case 'replayed':
       return state;
@@ -91,12 +63,13 @@ export function runStatus(state: string, attempt: number): RunStatus {
 
 /** SQL conditions on `deliveries d` for each run status (the admin queries use them too). */
 export const STATES_FOR: Record<RunStatus, string> = {
-  queued: `d.state IN ('waiting', 'ready') AND (d.state = 'waiting' OR d.attempt = 0)`,
+  queued: `d.state IN ('waiting', 'ready', 'batched') AND (d.state <> 'ready' OR d.attempt = 0)`,
   retrying: `d.state = 'ready' AND d.attempt > 0`,
   running: `d.state = 'leased'`,
   waiting: `d.state = 'parked'`,
   completed: `d.state = 'acked'`,
   skipped: `d.state = 'skipped'`,
+  cancelled: `d.state = 'cancelled'`,
   dead: `d.state = 'dead'`,
   replayed: `d.state = 'replayed'`,
 };
@@ -187,7 +160,7 @@ export class SqliteInspector {
     const rows = this.db
       .prepare<(string | number)[], DeliveryRow>(
         `SELECT d.id, d.sub, d.state, d.attempt, d.pkey, d.errors, d.created_at, d.started_at,
-                d.finished_at, e.type, e.id AS event_id
+                d.finished_at, e.type, e.id AS event_id, d.reason
            FROM deliveries d JOIN events e ON e.seq = d.seq
           WHERE ${where.join(' AND ')} ORDER BY d.id DESC LIMIT ?`,
       )
@@ -261,5 +234,6 @@ export function toRunRecord(row: DeliveryRow): RunRecord {
     durationMs:
       row.started_at !== null && row.finished_at !== null ? row.finished_at - row.started_at : null,
     errors: row.errors === null ? [] : (JSON.parse(row.errors) as ErrorRecord[]),
+    ...(row.reason === undefined || row.reason === null ? {} : { reason: row.reason }),
   };
 }

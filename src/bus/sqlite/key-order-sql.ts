@@ -3,9 +3,21 @@
 // key_heads exists exactly while the key has an unfinished delivery.
 import type Database from 'better-sqlite3';
 
+/** A delivery of a governed subscription (fanout-sql.ts), with the columns plain ones leave null. */
+export interface GovernedDelivery {
+  sub: string;
+  seq: number;
+  pkey: string | null;
+  rkey: string | null;
+  availableAt: number;
+  vt: number | null;
+}
+
 export interface KeyOrder {
   /** Inserts a delivery; returns its id. Keyed deliveries start 'waiting' unless they are the head. */
   enqueue(sub: string, seq: number, pkey: string | null, availableAt: number, now: number): number;
+  /** enqueue for a governed subscription's delivery. */
+  enqueueGoverned(row: GovernedDelivery, now: number): number;
   /** Called when the head finishes (acked, skipped, dead): the next waiting one becomes ready. */
   advance(sub: string, pkey: string, now: number): void;
 }
@@ -13,6 +25,12 @@ export interface KeyOrder {
 export function keyOrderStatements(db: Database.Database): KeyOrder {
   const insertDelivery = db.prepare<[string, number, string | null, string, number, number]>(
     `INSERT INTO deliveries (sub, seq, pkey, state, available_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+  );
+  const insertGoverned = db.prepare<
+    [string, number, string | null, string | null, string, number, number, number | null]
+  >(
+    `INSERT INTO deliveries (sub, seq, pkey, rkey, state, available_at, created_at, vt)
+     VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
   );
   // The key is free when no row exists; taking it makes this delivery the head.
   const takeHead = db.prepare<[string, string, number]>(
@@ -34,13 +52,34 @@ export function keyOrderStatements(db: Database.Database): KeyOrder {
     `DELETE FROM key_heads WHERE sub = ? AND pkey = ?`,
   );
 
+  const takeHeadIfFree = (sub: string, pkey: string | null, id: number): void => {
+    if (pkey !== null && takeHead.run(sub, pkey, id).changes === 1) markReady.run(id);
+  };
+
   return {
     enqueue(sub, seq, pkey, availableAt, now) {
       const state = pkey === null ? 'ready' : 'waiting';
       const id = Number(
         insertDelivery.run(sub, seq, pkey, state, availableAt, now).lastInsertRowid,
       );
-      if (pkey !== null && takeHead.run(sub, pkey, id).changes === 1) markReady.run(id);
+      takeHeadIfFree(sub, pkey, id);
+      return id;
+    },
+    enqueueGoverned(row, now) {
+      const state = row.pkey === null ? 'ready' : 'waiting';
+      const id = Number(
+        insertGoverned.run(
+          row.sub,
+          row.seq,
+          row.pkey,
+          row.rkey,
+          state,
+          row.availableAt,
+          now,
+          row.vt,
+        ).lastInsertRowid,
+      );
+      takeHeadIfFree(row.sub, row.pkey, id);
       return id;
     },
     advance(sub, pkey, now) {

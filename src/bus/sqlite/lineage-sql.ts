@@ -4,58 +4,17 @@
 import type Database from 'better-sqlite3';
 import type { AgentdEvent } from '../../core/envelope.js';
 import type { ErrorRecord } from '../bus.js';
-import { runStatus, type RunStatus } from './inspect-sql.js';
+import type {
+  Lineage,
+  LineageEvent,
+  LineageRun,
+  LineageStep,
+  TokenTotals,
+} from '../../server/admin-types.js';
+import { EventById } from './event-by-id-sql.js';
+import { runStatus } from './inspect-sql.js';
 
-export interface TokenTotals {
-  input: number;
-  output: number;
-  total: number;
-  /** Model turns the tokens came from. */
-  turns: number;
-}
-
-export interface LineageStep {
-  name: string;
-  at: string;
-  /** Time since the previous step finished (or the run started): roughly the step's duration. */
-  tookMs: number | null;
-  tokens?: number;
-}
-
-export interface LineageRun {
-  runId: string;
-  route: string;
-  status: RunStatus;
-  attempt: number;
-  startedAt: string | null;
-  finishedAt: string | null;
-  durationMs: number | null;
-  lastError: string | null;
-  steps: LineageStep[];
-  /** Model tokens, summed from the run's model-turn steps, when it has any. */
-  tokens?: TokenTotals;
-  /** Events this run emitted. */
-  emitted: LineageEvent[];
-}
-
-export interface LineageEvent {
-  id: string;
-  type: string;
-  source: string;
-  seq: number;
-  storedAt: string;
-  runs: LineageRun[];
-  /** Events caused by this one that no single run can be credited with. */
-  caused: LineageEvent[];
-}
-
-export interface Lineage {
-  root: LineageEvent;
-  /** Events in the tree. */
-  events: number;
-  /** True when the chain was larger than the limit and the tree was cut. */
-  truncated: boolean;
-}
+export type { Lineage, LineageEvent, LineageRun, LineageStep, TokenTotals };
 
 interface ChainRow {
   seq: number;
@@ -76,7 +35,7 @@ interface RunRow {
 export const LINEAGE_LIMIT = 5_000;
 
 export class LineageQueries {
-  private readonly byId: Database.Statement<[string], ChainRow>;
+  private readonly byId: EventById;
   private readonly chain: Database.Statement<[string, number], ChainRow>;
   private readonly runsOf: Database.Statement<[number], RunRow>;
   private readonly stepsOf: Database.Statement<
@@ -85,9 +44,7 @@ export class LineageQueries {
   >;
 
   constructor(db: Database.Database) {
-    this.byId = db.prepare(
-      `SELECT seq, stored_at, envelope FROM events WHERE id = ? ORDER BY seq DESC LIMIT 1`,
-    );
+    this.byId = new EventById(db);
     // events_correlation (correlationid, seq): the whole chain an event belongs to.
     this.chain = db.prepare(
       `SELECT seq, stored_at, envelope FROM events WHERE correlationid = ? ORDER BY seq LIMIT ?`,
@@ -101,7 +58,7 @@ export class LineageQueries {
 
   /** The tree under the event with this id; undefined when no such event is stored. */
   lineage(eventId: string, limit = LINEAGE_LIMIT): Lineage | undefined {
-    const start = this.byId.get(eventId);
+    const start = this.byId.find(eventId);
     if (start === undefined) return undefined;
     const root = JSON.parse(start.envelope) as AgentdEvent;
     const rows = this.chain.all(root.correlationid, limit + 1);

@@ -3,13 +3,11 @@
 import type Database from 'better-sqlite3';
 import type { AgentdEvent } from '../../core/envelope.js';
 import type { PublishResult } from '../bus.js';
+import type { GovernedFanout } from './fanout-sql.js';
+import type { FanoutTarget } from './governor-spec.js';
 import type { KeyOrder } from './key-order-sql.js';
 
-export interface FanoutTarget {
-  name: string;
-  matches: (type: string) => boolean;
-  ordering: 'key' | 'none';
-}
+export type { FanoutTarget } from './governor-spec.js';
 
 export interface Publisher {
   publish(
@@ -20,7 +18,11 @@ export interface Publisher {
   ): PublishResult[];
 }
 
-export function publishStatements(db: Database.Database, keys: KeyOrder): Publisher {
+export function publishStatements(
+  db: Database.Database,
+  keys: KeyOrder,
+  governed: GovernedFanout,
+): Publisher {
   // Dedup invariant: (source, id) is unique; a conflicting insert changes nothing.
   const insertEvent = db.prepare<[string, string, string, string | null, string, number, string]>(
     `INSERT INTO events (source, id, type, partitionkey, correlationid, stored_at, envelope)
@@ -42,9 +44,16 @@ export function publishStatements(db: Database.Database, keys: KeyOrder): Publis
         if (info.changes === 0) return { id: event.id, source: event.source, duplicate: true };
         const seq = Number(info.lastInsertRowid);
         for (const target of targets) {
-          if (!target.matches(event.type)) continue;
-          const pkey = target.ordering === 'key' ? (event.partitionkey ?? null) : null;
-          keys.enqueue(target.name, seq, pkey, availableAt, now);
+          if (target.governance === undefined) {
+            if (!target.matches(event.type)) continue;
+            const pkey = target.ordering === 'key' ? (event.partitionkey ?? null) : null;
+            keys.enqueue(target.name, seq, pkey, availableAt, now);
+            continue;
+          }
+          // cancelOn looks at events whatever the subscription's types; it cancels older
+          // deliveries before this event's own delivery (if the types take it) is made.
+          governed.cancelFor(target, event, now);
+          if (target.matches(event.type)) governed.enqueue(target, seq, event, availableAt, now);
         }
         return { id: event.id, source: event.source, duplicate: false };
       });

@@ -13,7 +13,7 @@ export function retentionStatements(db: Database.Database): RetentionStatements 
     `SELECT e.seq FROM events e
       WHERE e.stored_at < ?
         AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.seq = e.seq
-                         AND (d.state NOT IN ('acked', 'skipped', 'replayed') OR d.finished_at >= ?))
+                         AND (d.state NOT IN ('acked', 'skipped', 'replayed', 'cancelled') OR d.finished_at >= ?))
       ORDER BY e.seq LIMIT ?`,
   );
   const dropEvent = db.prepare<[number]>(`DELETE FROM events WHERE seq = ?`);

@@ -2,6 +2,7 @@
 import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
+import { migrate } from './migrate.js';
 
 export type Durability = 'process' | 'power';
 
@@ -11,7 +12,9 @@ export interface OpenOptions {
   readonly?: boolean;
 }
 
-const SCHEMA_VERSION = 1;
+// 2: route keys and the governor (subscriptions.governor/vt, deliveries.rkey/vt/batch, fair_keys,
+// open_batches, debounce_bursts); older files are migrated on open (migrate.ts).
+export const SCHEMA_VERSION = 2;
 
 // Each table states the invariant it keeps; the statements that keep it live in the files beside.
 const SCHEMA = `
@@ -31,20 +34,32 @@ CREATE UNIQUE INDEX IF NOT EXISTS events_source_id ON events(source, id);
 CREATE INDEX IF NOT EXISTS events_type ON events(type, seq);
 CREATE INDEX IF NOT EXISTS events_correlation ON events(correlationid, seq);
 
--- One row per route. Only active subscriptions receive new deliveries.
+-- One row per route. Only active subscriptions receive new deliveries. governor holds the options
+-- fan-out applies (key, fairness, singleton, cancelOn, debounce, batch; governor-spec.ts) as JSON,
+-- so every process publishing into this file fans out alike. vt is the fair-queuing clock.
 CREATE TABLE IF NOT EXISTS subscriptions (
   name TEXT PRIMARY KEY,
   types TEXT NOT NULL,
   ordering TEXT NOT NULL,
   active INTEGER NOT NULL DEFAULT 1,
-  updated_at INTEGER NOT NULL
+  updated_at INTEGER NOT NULL,
+  governor TEXT,
+  vt REAL NOT NULL DEFAULT 0
 );
 
 -- One row per (subscription, event): its state machine is
---   waiting -> ready -> leased -> acked | skipped | dead (-> replayed)
---                ^--------'  (nack, lease expiry)
+--   waiting -> ready -> leased -> acked | skipped | dead (-> replayed) | cancelled
+--                ^--------'  (nack, lease expiry, release, defer)
 -- 'waiting' rows sit behind the head of their partition key. leased -> parked -> ready: a run
--- waiting for an event (ctx.waitForEvent); a parked head keeps its key.
+-- waiting for an event (ctx.waitForEvent); a parked head keeps its key. A queued (waiting, ready,
+-- parked) row may also end at once as 'cancelled' (singleton 'replace', cancelOn) or 'skipped'
+-- (singleton 'skip', debounce), with its reason; a leased one only gets its reason set (claims
+-- clear it, so a leased row has one only while asked to stop) and ends as 'cancelled' when its
+-- holder settles it. 'batched' rows are members of the batch whose
+-- first row (the leader) is the batch column: they follow the leader into its terminal state.
+-- pkey is the ordering key (null with ordering 'none'); rkey the route key governed
+-- subscriptions are keyed by (null on plain ones: Delivery.key falls back to the partitionkey).
+-- rkey and batch are cleared when a row finishes: only unfinished rows keep them.
 CREATE TABLE IF NOT EXISTS deliveries (
   id INTEGER PRIMARY KEY,
   sub TEXT NOT NULL,
@@ -58,7 +73,10 @@ CREATE TABLE IF NOT EXISTS deliveries (
   reason TEXT,
   created_at INTEGER NOT NULL,
   started_at INTEGER,
-  finished_at INTEGER
+  finished_at INTEGER,
+  rkey TEXT,
+  vt REAL,
+  batch INTEGER
 );
 CREATE INDEX IF NOT EXISTS deliveries_ready ON deliveries(sub, available_at, id) WHERE state = 'ready';
 CREATE INDEX IF NOT EXISTS deliveries_leased ON deliveries(lease_until) WHERE state = 'leased';
@@ -67,6 +85,45 @@ CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries(sub, id) WHERE state = 
 CREATE INDEX IF NOT EXISTS deliveries_seq ON deliveries(seq);
 CREATE INDEX IF NOT EXISTS deliveries_finished ON deliveries(finished_at)
   WHERE state IN ('acked', 'skipped', 'replayed');
+-- Partial indexes for the governor. Each names in its WHERE only columns the hot path (claim,
+-- ack) leaves alone or tests cheaply first, so plain subscriptions pay next to nothing for them.
+-- Fair claims: ready rows of a fair subscription in virtual-time order (fair-sql.ts).
+CREATE INDEX IF NOT EXISTS deliveries_fair ON deliveries(sub, vt, id)
+  WHERE vt IS NOT NULL AND state = 'ready';
+-- Unfinished rows by route key (singleton, cancelOn, debounce): rkey is set only on governed
+-- rows and cleared when they finish, so this holds exactly the unfinished governed rows.
+CREATE INDEX IF NOT EXISTS deliveries_keyed ON deliveries(sub, rkey, id) WHERE rkey IS NOT NULL;
+-- Batch members; batch is cleared when they finish, so this holds exactly the unfinished ones.
+CREATE INDEX IF NOT EXISTS deliveries_batch ON deliveries(batch, sub) WHERE batch IS NOT NULL;
+
+-- Start-time fair queuing: the virtual time of the newest delivery enqueued per (subscription,
+-- route key). A row whose vt the subscription's clock has passed says nothing and is dropped.
+CREATE TABLE IF NOT EXISTS fair_keys (
+  sub TEXT NOT NULL,
+  rkey TEXT NOT NULL,
+  vt REAL NOT NULL,
+  PRIMARY KEY (sub, rkey)
+) WITHOUT ROWID;
+
+-- When the current burst of a debounced (subscription, route key) began: kept while the burst's
+-- newest delivery has not started, so a restart mid-burst still caps it at maxWaitMs. A row whose
+-- key has no unfinished delivery is stale (the next event starts a burst) and is swept.
+CREATE TABLE IF NOT EXISTS debounce_bursts (
+  sub TEXT NOT NULL,
+  rkey TEXT NOT NULL,
+  first_at INTEGER NOT NULL,
+  PRIMARY KEY (sub, rkey)
+) WITHOUT ROWID;
+
+-- The batch new deliveries of (subscription, group) join: at most one per group, and only while
+-- its leader has never been claimed and it holds fewer than maxSize rows (batch-sql.ts).
+CREATE TABLE IF NOT EXISTS open_batches (
+  sub TEXT NOT NULL,
+  gkey TEXT NOT NULL,
+  leader INTEGER NOT NULL,
+  size INTEGER NOT NULL,
+  PRIMARY KEY (sub, gkey)
+) WITHOUT ROWID;
 
 -- A row exists exactly while a (subscription, key) has an unfinished delivery; head is the oldest
 -- one, the only one of its key that may be ready or leased.
@@ -172,6 +229,7 @@ export function openDatabase(path: string, options: OpenOptions = {}): Database.
         `${path} was written by a newer agentd (schema ${version}, this one knows ${SCHEMA_VERSION})`,
       );
     }
+    if (version < SCHEMA_VERSION) migrate(db);
     db.exec(SCHEMA);
     db.pragma(`user_version = ${SCHEMA_VERSION}`);
   }

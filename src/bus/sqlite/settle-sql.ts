@@ -1,5 +1,9 @@
-// Settling a lease: ack, retry later, dead-letter, extend, release. Every statement matches on
-// (id, attempt, state = 'leased'): a lease that has moved on cannot be settled by its old holder.
+// Settling a lease: ack, retry later, dead-letter, extend, release, defer, cancel. Every statement
+// matches on (id, attempt, state = 'leased'): a lease that has moved on cannot be settled by its
+// old holder. A lease asked to stop (its reason set, cancel-sql.ts) only ends through `cancel`:
+// the others do not match it, and the caller then finds the request (CancelStatements.requested).
+// A row that finishes loses its route key (rkey) and so leaves deliveries_keyed; plain rows have
+// none, and their ack leaves the column alone, which keeps that index out of the hot path.
 import type Database from 'better-sqlite3';
 
 export interface SettledRow {
@@ -8,12 +12,16 @@ export interface SettledRow {
   pkey: string | null;
 }
 
+export type ExtendOutcome = 'extended' | 'lost' | { cancelled: string };
+
 export interface SettleStatements {
+  /** `keyed`: the row has a route key to clear (a governed subscription's). */
   finish(
     id: number,
     attempt: number,
     state: 'acked' | 'skipped',
     now: number,
+    keyed: boolean,
   ): SettledRow | undefined;
   retry(id: number, attempt: number, availableAt: number, errorJson: string): boolean;
   dead(
@@ -23,14 +31,24 @@ export interface SettleStatements {
     errorJson: string | null,
     now: number,
   ): SettledRow | undefined;
-  extend(id: number, attempt: number, leaseUntil: number): boolean;
+  extend(id: number, attempt: number, leaseUntil: number): ExtendOutcome;
   release(id: number, attempt: number, now: number): boolean;
+  defer(id: number, attempt: number, availableAt: number, reason: string): boolean;
+  cancel(id: number, attempt: number, reason: string, now: number): SettledRow | undefined;
 }
 
 export function settleStatements(db: Database.Database): SettleStatements {
+  const lease = `id = ? AND attempt = ? AND state = 'leased'`;
+  // A leased row has a reason only while it is asked to stop (claims clear it).
+  const held = `${lease} AND reason IS NULL`;
   const finish = db.prepare<[string, number, number, number], SettledRow>(
     `UPDATE deliveries SET state = ?, finished_at = ?, lease_until = NULL
-      WHERE id = ? AND attempt = ? AND state = 'leased'
+      WHERE ${held}
+      RETURNING sub, seq, pkey`,
+  );
+  const finishKeyed = db.prepare<[string, number, number, number], SettledRow>(
+    `UPDATE deliveries SET state = ?, finished_at = ?, lease_until = NULL, rkey = NULL
+      WHERE ${held}
       RETURNING sub, seq, pkey`,
   );
   // A retried keyed delivery stays the head of its key: younger ones keep waiting (strict order).
@@ -38,35 +56,56 @@ export function settleStatements(db: Database.Database): SettleStatements {
     `UPDATE deliveries
         SET state = 'ready', available_at = ?, lease_until = NULL,
             errors = json_insert(coalesce(errors, '[]'), '$[#]', json(?))
-      WHERE id = ? AND attempt = ? AND state = 'leased'`,
+      WHERE ${held}`,
   );
   const dead = db.prepare<
     [number, string, string | null, string | null, number, number],
     SettledRow
   >(
     `UPDATE deliveries
-        SET state = 'dead', finished_at = ?, reason = ?, lease_until = NULL,
+        SET state = 'dead', finished_at = ?, reason = ?, lease_until = NULL, rkey = NULL,
             errors = CASE WHEN ? IS NULL THEN errors
                           ELSE json_insert(coalesce(errors, '[]'), '$[#]', json(?)) END
-      WHERE id = ? AND attempt = ? AND state = 'leased'
+      WHERE ${held}
       RETURNING sub, seq, pkey`,
   );
-  const extend = db.prepare<[number, number, number]>(
-    `UPDATE deliveries SET lease_until = ? WHERE id = ? AND attempt = ? AND state = 'leased'`,
+  // A lease asked to stop is still extended: its holder needs the time to wind down and cancel.
+  const extend = db.prepare<[number, number, number], { reason: string | null }>(
+    `UPDATE deliveries SET lease_until = ? WHERE ${lease} RETURNING reason`,
   );
   // Handing a delivery back on shutdown does not spend an attempt.
   const release = db.prepare<[number, number, number]>(
     `UPDATE deliveries SET state = 'ready', available_at = ?, attempt = attempt - 1, lease_until = NULL
-      WHERE id = ? AND attempt = ? AND state = 'leased'`,
+      WHERE ${held}`,
+  );
+  // Admission said "not now": like release, with the reason kept while it waits (claims clear it).
+  const defer = db.prepare<[number, string, number, number]>(
+    `UPDATE deliveries
+        SET state = 'ready', available_at = ?, reason = ?, attempt = attempt - 1, lease_until = NULL
+      WHERE ${held}`,
+  );
+  const cancel = db.prepare<[string, number, number, number], SettledRow>(
+    `UPDATE deliveries
+        SET state = 'cancelled', reason = ?, finished_at = ?, lease_until = NULL, rkey = NULL
+      WHERE ${lease}
+      RETURNING sub, seq, pkey`,
   );
 
   return {
-    finish: (id, attempt, state, now) => finish.get(state, now, id, attempt),
+    finish: (id, attempt, state, now, keyed) =>
+      (keyed ? finishKeyed : finish).get(state, now, id, attempt),
     retry: (id, attempt, availableAt, errorJson) =>
       retry.run(availableAt, errorJson, id, attempt).changes === 1,
     dead: (id, attempt, reason, errorJson, now) =>
       dead.get(now, reason, errorJson, errorJson, id, attempt),
-    extend: (id, attempt, leaseUntil) => extend.run(leaseUntil, id, attempt).changes === 1,
+    extend(id, attempt, leaseUntil) {
+      const row = extend.get(leaseUntil, id, attempt);
+      if (row === undefined) return 'lost';
+      return row.reason === null ? 'extended' : { cancelled: row.reason };
+    },
     release: (id, attempt, now) => release.run(now, id, attempt).changes === 1,
+    defer: (id, attempt, availableAt, reason) =>
+      defer.run(availableAt, reason, id, attempt).changes === 1,
+    cancel: (id, attempt, reason, now) => cancel.get(reason, now, id, attempt),
   };
 }

@@ -1,41 +1,46 @@
 // SqliteBus: the embedded Bus on one SQLite file in WAL mode. All writes go through one connection
 // and are group-committed; consumers are woken in-process on commit and across processes by
-// watching PRAGMA data_version.
+// watching PRAGMA data_version. Every time the bus reads (availability, leases, debounce and batch
+// windows) comes from its Clock, so tests drive it with a manual one.
 import type Database from 'better-sqlite3';
-import { open } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { systemClock, type Clock } from '../../core/clock.js';
 import type { AgentdEvent } from '../../core/envelope.js';
 import type { IngestGate } from '../../core/ingest-gate.js';
 import { newEventId } from '../../core/ids.js';
-import { dlqAddedEvent, shouldAnnounce } from '../dlq-announcement.js';
 import { compilePatterns } from '../../core/type-pattern.js';
-import {
-  backoffDelay,
-  type Bus,
-  type DeadLetterQueue,
-  type PublishOptions,
-  type PublishResult,
-  type Subscription,
-  type SubscriptionOptions,
+import { dlqAddedEvent, shouldAnnounce } from '../dlq-announcement.js';
+import type {
+  Bus,
+  CancelListener,
+  DeadLetterQueue,
+  PublishOptions,
+  PublishResult,
+  Subscription,
+  SubscriptionOptions,
 } from '../bus.js';
-import { claimStatements, type ClaimStatements, type ExpiredLease } from './claim-sql.js';
-import { dlqStatements, type DlqStatements } from './dlq-sql.js';
-import { publishThroughGate } from './gated-publish.js';
-import { GroupCommit } from './group-commit.js';
-import { keyOrderStatements, type KeyOrder } from './key-order-sql.js';
-import { outboxStatements, type OutboxStatements } from './outbox-sql.js';
-import { publishStatements, type FanoutTarget, type Publisher } from './publish-sql.js';
-import { quarantineStatements } from './quarantine-sql.js';
-import { retentionStatements, type RetentionStatements } from './retention-sql.js';
-import { openDatabase, type Durability } from './schema.js';
-import { settleStatements, type SettleStatements, type SettledRow } from './settle-sql.js';
-import { SqliteDeadLetterQueue } from './sqlite-dlq.js';
-import { SqliteQuarantine } from './sqlite-quarantine.js';
-import { SqliteOutbox, type OutboxHost } from './sqlite-outbox.js';
-import { SqliteSubscription, type SubscriptionHost } from './sqlite-subscription.js';
-import { stepStatements, type StepStatements } from './steps-sql.js';
-import { waitStatements, type WaitStatements } from './wait-sql.js';
 import type { RecordedAction } from '../outbox-store.js';
+import { BacklogCounter } from './backlog-sql.js';
+import { CancelNotices } from './cancel-notices.js';
+import { ChangeWatch } from './change-watch.js';
+import { publishThroughGate } from './gated-publish.js';
+import { governorSpecOf } from './governor-spec.js';
+import { GroupCommit } from './group-commit.js';
+import { LeaseSweeper } from './lease-sweep.js';
+import { outboxStatements, type OutboxStatements } from './outbox-sql.js';
+import { quarantineStatements } from './quarantine-sql.js';
+import { openDatabase, type Durability } from './schema.js';
+import type { SettledRow } from './settle-sql.js';
+import { SqliteDeadLetterQueue } from './sqlite-dlq.js';
+import { SqliteOutbox, type OutboxHost } from './sqlite-outbox.js';
+import { SqliteQuarantine } from './sqlite-quarantine.js';
+import { buildStatements, type SqliteStatements } from './sqlite-statements.js';
+import { SqliteSubscription, type SubscriptionHost } from './sqlite-subscription.js';
+import { SubscriptionRegistry } from './subscription-registry.js';
+import { WalSync } from './wal-sync.js';
+
+export type { SqliteStatements } from './sqlite-statements.js';
+export { WAL_AUTOCHECKPOINT_PAGES } from './wal-sync.js';
 
 export interface SqliteBusOptions {
   /** Database file, e.g. `.agentd/agentd.db`; ':memory:' for throwaway tests. */
@@ -47,33 +52,16 @@ export interface SqliteBusOptions {
   retentionMs?: number;
   /** Checks each event's data against its type's contract; refused events are quarantined. */
   gate?: IngestGate;
-  /** How often retention and lease sweeps run. */
+  /** How often (on the bus clock) lease and wait-deadline sweeps run. */
   sweepIntervalMs?: number;
-  /** How often other processes' commits are looked for while a consumer waits. */
+  /** How often other processes' commits are looked for while a consumer waits (real time). */
   pollIntervalMs?: number;
-}
-
-export interface SqliteStatements {
-  keys: KeyOrder;
-  publisher: Publisher;
-  claims: ClaimStatements;
-  settle: SettleStatements;
-  dlq: DlqStatements;
-  steps: StepStatements;
-  retention: RetentionStatements;
-  waits: WaitStatements;
+  /** The time deliveries are scheduled by. Default the system clock. */
+  clock?: Clock;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 const RETENTION_SWEEP_MS = 60_000;
-// A checkpoint (copying the WAL back into the database file) fsyncs the WAL and then the database
-// on the event loop's thread: with SQLite's default trigger, every 1,000 pages, that is a stall of
-// milliseconds several times a second under steady traffic. Instead, the WAL is fdatasync'ed in
-// the background every WAL_SYNC_INTERVAL_MS, so little is left for the checkpoint's own fsync, and
-// a checkpoint runs about once a second; SQLite's trigger stays only as a ceiling on the WAL.
-const WAL_SYNC_INTERVAL_MS = 200;
-const CHECKPOINT_INTERVAL_MS = 1_000;
-export const WAL_AUTOCHECKPOINT_PAGES = 10_000;
 
 export class SqliteBus implements Bus, SubscriptionHost, OutboxHost {
   readonly db: Database.Database;
@@ -84,70 +72,53 @@ export class SqliteBus implements Bus, SubscriptionHost, OutboxHost {
   readonly gate: IngestGate | undefined;
   readonly outbox: SqliteOutbox;
   readonly outboxSql: OutboxStatements;
+  readonly clock: Clock;
   private outboxChanged = false;
-  private targets: FanoutTarget[] = [];
+  private readonly registry: SubscriptionRegistry;
   private readonly subscriptions = new Map<string, SubscriptionOptions>();
-  private readonly waiters = new Set<() => void>();
+  private readonly leases: LeaseSweeper;
+  private readonly backlogCounter: BacklogCounter;
+  private readonly cancelNotices: CancelNotices;
+  private readonly changes: ChangeWatch;
   private readyChanged = false;
   private readonly source: string;
   private readonly retentionMs: number;
-  private readonly pollIntervalMs: number;
-  private readonly sweepIntervalMs: number;
-  private nextLeaseSweep = 0;
-  private dataVersion = 0;
-  private poller: NodeJS.Timeout | undefined;
   private sweeper: NodeJS.Timeout | undefined;
-  private walSyncer: NodeJS.Timeout | undefined;
-  private readonly walPath: string | undefined;
-  private syncedChanges = 0;
-  private checkpointedChanges = 0;
-  private lastCheckpoint = 0;
+  private readonly walSync: WalSync | undefined;
   private closed = false;
-  private readonly openedAt = Date.now();
 
   constructor(options: SqliteBusOptions) {
     this.db = openDatabase(
       options.path,
       options.durability ? { durability: options.durability } : {},
     );
+    this.clock = options.clock ?? systemClock;
     this.source = options.source ?? 'agentd://local';
     this.retentionMs = options.retentionMs ?? 7 * DAY_MS;
-    this.pollIntervalMs = options.pollIntervalMs ?? 50;
-    this.sweepIntervalMs = options.sweepIntervalMs ?? 1_000;
-    const keys = keyOrderStatements(this.db);
-    const steps = stepStatements(this.db);
-    this.sql = {
-      keys,
-      publisher: publishStatements(this.db, keys),
-      claims: claimStatements(this.db),
-      settle: settleStatements(this.db),
-      dlq: dlqStatements(this.db, keys),
-      steps,
-      retention: retentionStatements(this.db),
-      waits: waitStatements(this.db, steps),
-    };
+    this.registry = new SubscriptionRegistry(this.db);
+    this.sql = buildStatements(this.db, {
+      targetOf: (name) => this.registry.target(name),
+      onCancelRequested: () => this.cancelNotices.markAsked(),
+    });
+    this.cancelNotices = new CancelNotices(() => this.sql.cancels.pending());
     this.outboxSql = outboxStatements(this.db);
     this.outbox = new SqliteOutbox(this);
     this.commit = new GroupCommit(this.db);
-    this.commit.onCommit(() => {
-      if (this.outboxChanged) {
-        this.outboxChanged = false;
-        this.outbox.changed();
-      }
-      if (!this.readyChanged) return;
-      this.readyChanged = false;
-      this.wakeAll();
-    });
+    this.commit.onCommit(() => this.afterCommit());
     if (this.db.pragma('journal_mode', { simple: true }) === 'wal') {
-      this.walPath = `${resolve(options.path)}-wal`;
-      this.db.pragma(`wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
-      this.commit.onCommit(() => this.scheduleWalSync());
+      const walSync = new WalSync(this.db, `${resolve(options.path)}-wal`);
+      this.commit.onCommit(() => walSync.schedule());
+      this.walSync = walSync;
     }
     this.dlq = new SqliteDeadLetterQueue(this);
     this.gate = options.gate;
     this.quarantine = new SqliteQuarantine(this, quarantineStatements(this.db));
-    this.loadTargets();
-    this.dataVersion = this.readDataVersion();
+    this.backlogCounter = new BacklogCounter(this.db);
+    this.leases = new LeaseSweeper(this, options.sweepIntervalMs ?? 1_000, this.clock.now());
+    this.registry.load();
+    this.changes = new ChangeWatch(this.db, this.clock, options.pollIntervalMs ?? 50, () => {
+      if (!this.closed) this.cancelNotices.notify();
+    });
     this.sweeper = setInterval(() => this.sweepRetention(), RETENTION_SWEEP_MS);
     this.sweeper.unref();
   }
@@ -160,7 +131,7 @@ export class SqliteBus implements Bus, SubscriptionHost, OutboxHost {
     if (events.length === 0) return [];
     const delay = Math.max(0, options.delayMs ?? 0);
     return this.write(() => {
-      const now = Date.now();
+      const now = this.clock.now();
       return this.ingest(events, now + delay, now);
     });
   }
@@ -169,34 +140,39 @@ export class SqliteBus implements Bus, SubscriptionHost, OutboxHost {
     this.assertOpen();
     if (name.length === 0) throw new Error('subscription name must not be empty');
     compilePatterns(options.types);
+    const spec = governorSpecOf(name, options);
     await this.write(() => {
-      this.db
-        .prepare(
-          `INSERT INTO subscriptions (name, types, ordering, active, updated_at) VALUES (?, ?, ?, 1, ?)
-           ON CONFLICT (name) DO UPDATE SET types = excluded.types, ordering = excluded.ordering,
-             active = 1, updated_at = excluded.updated_at`,
-        )
-        .run(name, JSON.stringify(options.types), options.ordering, Date.now());
+      this.registry.store(name, options, spec, this.clock.now());
+      if (spec?.fairness !== undefined) this.sql.fair.adopt(name);
+      if (spec?.batch === undefined) this.sql.batches.dissolve(name, this.clock.now());
     });
     this.subscriptions.set(name, options);
-    this.loadTargets();
+    this.registry.load();
     return new SqliteSubscription(this, name, options);
   }
 
   async retainSubscriptions(names: readonly string[]): Promise<void> {
     const keep = new Set(names);
-    await this.write(() => {
-      const deactivate = this.db.prepare(
-        `UPDATE subscriptions SET active = 0, updated_at = ? WHERE name = ?`,
-      );
-      for (const target of this.targets)
-        if (!keep.has(target.name)) deactivate.run(Date.now(), target.name);
-    });
-    this.loadTargets();
+    await this.write(() => this.registry.retainOnly(keep, this.clock.now()));
+    this.registry.load();
   }
 
   hasSubscribers(type: string): boolean {
-    return this.targets.some((target) => target.matches(type));
+    return this.registry.looksAt(type);
+  }
+
+  subscribersOf(type: string): readonly string[] {
+    return this.registry.deliversTo(type);
+  }
+
+  async backlogs(): Promise<ReadonlyMap<string, number>> {
+    this.assertOpen();
+    return Promise.resolve(this.activeOnly(this.backlogCounter.recent()));
+  }
+
+  /** backlogs() counted now, not cached. */
+  countBacklogs(): ReadonlyMap<string, number> {
+    return this.activeOnly(this.backlogCounter.read());
   }
 
   /**
@@ -204,21 +180,14 @@ export class SqliteBus implements Bus, SubscriptionHost, OutboxHost {
    * knows that whoever held these leases is gone (a crash): no need to wait for them to expire.
    */
   async recoverLeases(): Promise<number> {
-    return this.write(() => {
-      // Only leases taken before this bus opened: the worker may already hold fresh ones.
-      const all = this.db
-        .prepare<[number], ExpiredLease>(
-          `SELECT id, sub, seq, pkey, attempt FROM deliveries
-            WHERE state = 'leased' AND coalesce(started_at, 0) < ?`,
-        )
-        .all(this.openedAt);
-      for (const lease of all)
-        this.expireLease(lease, Date.now(), 'worker stopped without settling (recovered at start)');
-      return all.length;
-    });
+    return this.write(() => this.leases.recover(this.clock.now()));
   }
 
   // --- SubscriptionHost: what subscriptions and deliveries need from the bus ---
+
+  now(): number {
+    return this.clock.now();
+  }
 
   write<T>(fn: () => T): Promise<T> {
     this.assertOpen();
@@ -233,28 +202,6 @@ export class SqliteBus implements Bus, SubscriptionHost, OutboxHost {
   publishAdmittedInTxn(events: readonly AgentdEvent[], now: number): PublishResult[] {
     this.readyChanged = true;
     return this.store(events, now, now);
-  }
-
-  /** Inside a write: stores what the gate admits, quarantines what it refuses. */
-  private ingest(
-    events: readonly AgentdEvent[],
-    availableAt: number,
-    now: number,
-  ): PublishResult[] {
-    this.readyChanged = true;
-    if (this.gate === undefined) return this.store(events, availableAt, now);
-    return publishThroughGate(
-      this.gate,
-      events,
-      (admitted) => this.store(admitted, availableAt, now),
-      (event, refusal) => this.quarantine.addInTxn(event, refusal, now),
-    );
-  }
-
-  private store(events: readonly AgentdEvent[], availableAt: number, now: number): PublishResult[] {
-    const results = this.sql.publisher.publish(events, this.targets, availableAt, now);
-    this.resolveWaits(events, results, now);
-    return results;
   }
 
   /** Runs inside a write: records outbox actions (known keys are dropped) and wakes the dispatcher. */
@@ -275,73 +222,79 @@ export class SqliteBus implements Bus, SubscriptionHost, OutboxHost {
     this.readyChanged = true;
   }
 
-  /** Runs inside a write: takes back leases that expired, at most once per sweep interval. */
+  /** Runs inside a write: takes back expired leases and wait deadlines, once per sweep interval. */
   sweepLeasesIfDue(now: number): void {
-    if (now < this.nextLeaseSweep) return;
-    this.nextLeaseSweep = now + this.sweepIntervalMs;
-    // Waits past their deadline resume their runs, which then see the timeout.
-    if (this.sql.waits.expire(now, 500) > 0) this.readyChanged = true;
-    for (const lease of this.sql.claims.expiredLeases(now, 500)) {
-      this.expireLease(
-        lease,
-        now,
-        'lease expired: the worker crashed or stalled without extending it',
-      );
-    }
+    this.leases.sweepIfDue(now);
   }
 
-  /** Runs inside a write: dead-letters a settled row, advances its key, announces it. */
+  endedInTxn(
+    id: number,
+    row: SettledRow,
+    state: 'acked' | 'skipped' | 'cancelled',
+    reason: string | null,
+    batched: boolean,
+    now: number,
+  ): void {
+    if (batched) this.sql.batches.end(id, state, reason, now);
+    if (row.pkey === null) return;
+    this.sql.keys.advance(row.sub, row.pkey, now);
+    this.readyChanged = true;
+  }
+
+  /** Runs inside a write: the settled row (and its batch) dead-lettered, its key advanced, each announced. */
   deadLetterInTxn(
     row: SettledRow,
     event: AgentdEvent,
     deliveryId: number,
     attempts: number,
     reason: string,
+    batched: boolean,
     now: number,
   ): void {
     if (row.pkey !== null) this.sql.keys.advance(row.sub, row.pkey, now);
     this.readyChanged = true;
-    if (!shouldAnnounce(event, (type) => this.hasSubscribers(type))) return;
-    const announcement = dlqAddedEvent({
-      id: newEventId(),
-      source: this.source,
-      time: new Date(now).toISOString(),
-      event,
-      deliveryId: String(deliveryId),
-      subscription: row.sub,
-      attempts,
-      reason,
-    });
-    this.publishInTxn([announcement], now);
+    this.announceDead(event, deliveryId, row.sub, attempts, reason, now);
+    if (!batched) return;
+    for (const member of this.sql.batches.dead(deliveryId, reason, now)) {
+      const envelope = this.sql.claims.envelope(member.seq);
+      if (envelope !== undefined)
+        this.announceDead(
+          JSON.parse(envelope) as AgentdEvent,
+          member.id,
+          row.sub,
+          attempts,
+          reason,
+          now,
+        );
+    }
+  }
+
+  /** True when the subscription (per its stored row) groups deliveries into batches. */
+  batches(sub: string): boolean {
+    return this.subscriptions.get(sub)?.batch !== undefined || this.registry.batches(sub);
+  }
+
+  subscriptionOptions(sub: string): SubscriptionOptions | undefined {
+    return this.subscriptions.get(sub);
   }
 
   nextWakeAt(name: string): number | undefined {
     const ready = this.sql.claims.nextAvailableAt(name);
-    const expiry = this.sql.claims.nextLeaseExpiry();
-    // Expired leases are only swept once per interval (and strictly after lease_until): waking
-    // earlier would spin on an empty claim.
-    const lease = expiry === undefined ? undefined : Math.max(expiry + 1, this.nextLeaseSweep);
-    // A wait's deadline is swept with the leases: its run resumes (to time out) then.
-    const deadline = this.sql.waits.nextDeadline(name);
-    const sweep = deadline === undefined ? undefined : Math.max(deadline, this.nextLeaseSweep);
-    const times = [ready, lease, sweep].filter((t): t is number => t !== undefined);
+    const sweeps = this.leases.nextSweepAt(name);
+    const times = [ready, sweeps].filter((t): t is number => t !== undefined);
     return times.length === 0 ? undefined : Math.min(...times);
   }
 
-  /** Resolves on the next relevant commit (ours or another process's), or when `ms` pass. */
-  waitForChange(ms: number, signal: AbortSignal | undefined): Promise<void> {
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        this.waiters.delete(done);
-        signal?.removeEventListener('abort', done);
-        resolve();
-      };
-      const timer = setTimeout(done, Math.max(0, ms));
-      this.waiters.add(done);
-      signal?.addEventListener('abort', done, { once: true });
-      this.startPolling();
-    });
+  waitForChange(
+    ms: number,
+    wakeAt: number | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    return this.changes.wait(ms, wakeAt, signal);
+  }
+
+  addCancelListener(sub: string, listener: CancelListener): () => void {
+    return this.cancelNotices.add(sub, listener);
   }
 
   async close(): Promise<void> {
@@ -349,9 +302,8 @@ export class SqliteBus implements Bus, SubscriptionHost, OutboxHost {
     this.closed = true;
     this.commit.flush();
     clearInterval(this.sweeper);
-    clearTimeout(this.walSyncer);
-    this.stopPolling();
-    this.wakeAll();
+    this.walSync?.stop();
+    this.changes.stop();
     this.db.close();
   }
 
@@ -361,8 +313,16 @@ export class SqliteBus implements Bus, SubscriptionHost, OutboxHost {
 
   /** Deletes finished history past the retention window; returns how many events went. */
   sweepRetention(): number {
-    if (this.closed || this.retentionMs <= 0) return 0;
-    const cutoff = Date.now() - this.retentionMs;
+    if (this.closed) return 0;
+    // Governor bookkeeping that no queued delivery needs any more, whatever the retention.
+    this.db
+      .transaction(() => {
+        this.sql.fair.sweep();
+        this.sql.governed.sweep();
+      })
+      .immediate();
+    if (this.retentionMs <= 0) return 0;
+    const cutoff = this.clock.now() - this.retentionMs;
     let total = 0;
     for (;;) {
       const n = this.db.transaction(() => this.sql.retention.sweep(cutoff, 1_000)).immediate();
@@ -375,129 +335,65 @@ export class SqliteBus implements Bus, SubscriptionHost, OutboxHost {
     return total;
   }
 
-  private scheduleWalSync(): void {
-    if (this.walSyncer !== undefined || this.closed) return;
-    this.walSyncer = setTimeout(() => void this.syncWal(), WAL_SYNC_INTERVAL_MS);
-    this.walSyncer.unref();
-  }
-
-  private async syncWal(): Promise<void> {
-    // Idle consumers commit empty claims every second: no change, nothing to sync or checkpoint.
-    const changes = this.totalChanges();
-    if (changes !== this.syncedChanges) {
-      this.syncedChanges = changes;
-      try {
-        // On libuv's pool, off the event loop. Purely extra syncing: no guarantee relies on it.
-        // SQLite locks the database and -shm files, never the WAL, so closing this descriptor
-        // cannot drop its POSIX locks.
-        const wal = await open(this.walPath as string, 'r+');
-        await wal.datasync().finally(() => wal.close());
-      } catch {
-        // No WAL file right now, or no background sync here: the checkpoint syncs all the same.
-      }
-    }
-    this.walSyncer = undefined;
-    const now = Date.now();
-    if (this.closed || changes === this.checkpointedChanges) return;
-    if (now - this.lastCheckpoint < CHECKPOINT_INTERVAL_MS) return;
-    this.lastCheckpoint = now;
-    this.checkpointedChanges = this.totalChanges();
-    try {
-      // PASSIVE never waits for readers; what it cannot copy now, the next one will.
-      this.db.pragma('wal_checkpoint(PASSIVE)');
-    } catch {
-      // Committed data stays in the WAL either way; a disk that keeps failing fails the next write.
-    }
-  }
-
-  private expireLease(lease: ExpiredLease, now: number, message: string): void {
-    const options = this.subscriptions.get(lease.sub);
-    const maxAttempts = options?.maxAttempts ?? Number.POSITIVE_INFINITY;
-    const record = JSON.stringify({
-      attempt: lease.attempt,
-      at: new Date(now).toISOString(),
-      error: message,
-    });
-    if (lease.attempt >= maxAttempts) {
-      const row = this.sql.settle.dead(
-        lease.id,
-        lease.attempt,
-        `${message} (attempt ${lease.attempt} of ${maxAttempts})`,
-        record,
-        now,
-      );
-      if (row === undefined) return;
-      const envelope = this.db
-        .prepare<[number], { envelope: string }>(`SELECT envelope FROM events WHERE seq = ?`)
-        .get(row.seq);
-      if (envelope !== undefined) {
-        this.deadLetterInTxn(
-          row,
-          JSON.parse(envelope.envelope) as AgentdEvent,
-          lease.id,
-          lease.attempt,
-          message,
-          now,
-        );
-      }
-      return;
-    }
-    const delay = options === undefined ? 0 : backoffDelay(options.backoff, lease.attempt);
-    if (this.sql.settle.retry(lease.id, lease.attempt, now + delay, record))
-      this.readyChanged = true;
-  }
-
-  /** Wakes the deliveries waiting for what was just stored (duplicates wake nobody). */
-  private resolveWaits(
+  /** Inside a write: stores what the gate admits, quarantines what it refuses. */
+  private ingest(
     events: readonly AgentdEvent[],
-    results: readonly PublishResult[],
+    availableAt: number,
     now: number,
-  ): void {
+  ): PublishResult[] {
+    this.readyChanged = true;
+    if (this.gate === undefined) return this.store(events, availableAt, now);
+    return publishThroughGate(
+      this.gate,
+      events,
+      (admitted) => this.store(admitted, availableAt, now),
+      (event, refusal) => this.quarantine.addInTxn(event, refusal, now),
+    );
+  }
+
+  private store(events: readonly AgentdEvent[], availableAt: number, now: number): PublishResult[] {
+    const results = this.sql.publisher.publish(events, this.registry.active, availableAt, now);
+    // Wakes the deliveries waiting for what was just stored (duplicates wake nobody).
     const stored = events.filter((_, i) => results[i]?.duplicate === false);
     if (this.sql.waits.resolve(stored, now) > 0) this.readyChanged = true;
+    return results;
   }
 
-  private loadTargets(): void {
-    const rows = this.db
-      .prepare<[], { name: string; types: string; ordering: string }>(
-        `SELECT name, types, ordering FROM subscriptions WHERE active = 1`,
-      )
-      .all();
-    this.targets = rows.map((row) => ({
-      name: row.name,
-      matches: compilePatterns(JSON.parse(row.types) as string[]),
-      ordering: row.ordering === 'none' ? 'none' : 'key',
-    }));
+  private announceDead(
+    event: AgentdEvent,
+    deliveryId: number,
+    sub: string,
+    attempts: number,
+    reason: string,
+    now: number,
+  ): void {
+    if (!shouldAnnounce(event, (type) => this.hasSubscribers(type))) return;
+    const announcement = dlqAddedEvent({
+      id: newEventId(),
+      source: this.source,
+      time: new Date(now).toISOString(),
+      event,
+      deliveryId: String(deliveryId),
+      subscription: sub,
+      attempts,
+      reason,
+    });
+    this.publishInTxn([announcement], now);
   }
 
-  private wakeAll(): void {
-    for (const wake of [...this.waiters]) wake();
+  private afterCommit(): void {
+    if (this.outboxChanged) {
+      this.outboxChanged = false;
+      this.outbox.changed();
+    }
+    this.cancelNotices.afterCommit();
+    if (!this.readyChanged) return;
+    this.readyChanged = false;
+    this.changes.wakeAll();
   }
 
-  private totalChanges(): number {
-    return this.db.prepare<[], number>('SELECT total_changes()').pluck().get() as number;
-  }
-
-  private readDataVersion(): number {
-    return this.db.pragma('data_version', { simple: true }) as number;
-  }
-
-  private startPolling(): void {
-    if (this.poller !== undefined || this.closed) return;
-    this.poller = setInterval(() => {
-      if (this.waiters.size === 0) return this.stopPolling();
-      const version = this.readDataVersion();
-      if (version !== this.dataVersion) {
-        this.dataVersion = version;
-        this.wakeAll();
-      }
-    }, this.pollIntervalMs);
-    this.poller.unref();
-  }
-
-  private stopPolling(): void {
-    clearInterval(this.poller);
-    this.poller = undefined;
+  private activeOnly(counts: ReadonlyMap<string, number>): Map<string, number> {
+    return new Map(this.registry.active.map(({ name }) => [name, counts.get(name) ?? 0]));
   }
 
   private assertOpen(): void {

@@ -38,9 +38,10 @@ export interface WaitStatements {
 
 export function waitStatements(db: Database.Database, steps: StepStatements): WaitStatements {
   // Like release: the lease ends without spending an attempt, so resuming is the same attempt.
+  // A lease asked to stop cannot park (settle-sql.ts): it may only end as cancelled.
   const park = db.prepare<[number, number], ParkedRow>(
     `UPDATE deliveries SET state = 'parked', attempt = attempt - 1, lease_until = NULL
-      WHERE id = ? AND attempt = ? AND state = 'leased'
+      WHERE id = ? AND attempt = ? AND state = 'leased' AND reason IS NULL
       RETURNING sub, seq, started_at`,
   );
   const insert = db.prepare<

@@ -16,11 +16,10 @@ import {
   reportCount,
   localTime,
   locateStore,
-  openExistingStore,
+  openExistingBus,
   parsePositiveInt,
   printJson,
   printTable,
-  refuseOnNats,
   shorten,
   UsageError,
   withStore,
@@ -187,8 +186,8 @@ async function withOutbox<T>(
   fn: (store: OutboxStore, located: CliStore) => Promise<T>,
 ): Promise<T | undefined> {
   const located = await locateStore(opts);
-  refuseOnNats(located, 'agentd outbox');
-  return withStore(openExistingStore(located), (bus) => fn(bus.outbox, located));
+  // SQLite or NATS: both keep the outbox (on NATS, a daemon anywhere sees the change at once).
+  return withStore(await openExistingBus(located), (bus) => fn(bus.outbox, located));
 }
 
 function parseState(value: string, flag: string): ActionState {

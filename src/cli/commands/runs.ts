@@ -63,7 +63,7 @@ export function registerRuns(program: Command): void {
           `${r.eventType} ${r.eventId}`,
           localTime(r.startedAt),
           duration(r.durationMs),
-          shorten(r.errors.at(-1)?.error ?? '', 50),
+          shorten(r.errors.at(-1)?.error ?? r.reason ?? '', 50),
         ]),
         'no runs yet',
       );

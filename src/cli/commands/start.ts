@@ -1,6 +1,7 @@
 // agentd start: the daemon. Stops gracefully on SIGINT/SIGTERM (a second signal exits at once).
 import { Option, type Command } from 'commander';
-import { startDaemon, startWorkerProcess } from '../../app.js';
+import { startDaemon } from '../../app.js';
+import { startWorkerProcess } from '../../app-worker.js';
 import { createLogger } from '../../observe/log.js';
 import { clientToken } from '../../runtime/admin-token.js';
 import { locateStore, parsePositiveInt, UsageError, type StoreOptions } from '../cli-support.js';

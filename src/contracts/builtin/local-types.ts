@@ -19,6 +19,9 @@ const schedule = defineEventType(
     firedAt: iso,
     catchup: z.boolean(),
     payload: z.record(z.string(), z.unknown()).optional(),
+    /** Slots held back by a full route backlog that this one event stands for. */
+    coalesced: z.int().positive().optional(),
+    coalescedFrom: iso.optional(),
   }),
   {
     types: 'schedule.*',
@@ -41,6 +44,10 @@ const fsChanged = defineEventType(
     watch: z.string(),
     base: z.string(),
     changes: z.array(z.object({ path: z.string(), kind: z.enum(CHANGE_KINDS) })),
+    /** Bursts held back by a full route backlog that this one event stands for. */
+    coalesced: z.int().positive().optional(),
+    /** Changed paths not listed because more than maxPaths changed while held back. */
+    omitted: z.int().positive().optional(),
   }),
   {
     description: 'files changed under an fs source (one event per burst)',

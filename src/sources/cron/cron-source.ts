@@ -33,6 +33,13 @@ export interface ScheduleEventData {
   firedAt: string;
   catchup: boolean;
   payload?: Record<string, unknown>;
+  /**
+   * Set when slots were held back because a route's backlog was full: how many slots this event
+   * stands for (its own, the newest, included). Absent on an event for its slot alone.
+   */
+  coalesced?: number;
+  /** With `coalesced`: the earliest slot it stands for. */
+  coalescedFrom?: string;
 }
 
 export class CronSource implements Source {
@@ -84,6 +91,12 @@ export class CronSource implements Source {
       firedAt: slot.firedAt.toISOString(),
       catchup: slot.catchup,
       ...(options.payload === undefined ? {} : { payload: options.payload }),
+      ...(slot.coalesced === undefined
+        ? {}
+        : {
+            coalesced: slot.coalesced.count,
+            coalescedFrom: slot.coalesced.firstScheduledAt.toISOString(),
+          }),
     };
     return toEvent(
       {

@@ -1,10 +1,13 @@
 // Runs one cron schedule on an injectable clock: fires each slot once, remembers the last handled
 // slot durably (so a restart neither repeats nor forgets one), and applies the missed-slot policy
 // to slots that passed while agentd was down. Shared by `cron` sources and scheduled `process` ones.
+// Slots refused because a route's backlog is full are not queued one by one: they are held (durably,
+// as a count) and published later as one coalesced slot, once there is room.
 import { Cron } from 'croner';
 import type { CancelTimer, Clock } from '../../core/clock.js';
 import type { MissedPolicy } from '../../core/cron-source-config.js';
 import type { SourceState } from '../../core/source-state.js';
+import { isBacklogFull, type BacklogFullError } from '../../governor/backpressure-error.js';
 import type { Logger } from '../../observe/log.js';
 
 export interface ScheduleSlot {
@@ -14,6 +17,11 @@ export interface ScheduleSlot {
   firedAt: Date;
   /** True when it fired later than the grace period allows for on-time slots (catch-up). */
   catchup: boolean;
+  /**
+   * Set when slots were held back by a full backlog: this one slot (the newest of them) stands for
+   * `count` slots, the earliest at `firstScheduledAt`.
+   */
+  coalesced?: { count: number; firstScheduledAt: Date };
 }
 
 export interface ScheduleRunnerOptions {
@@ -27,7 +35,10 @@ export interface ScheduleRunnerOptions {
   clock: Clock;
   state: SourceState;
   log: Logger;
-  /** Does the slot's work. The slot counts as handled once this resolves; a throw retries later. */
+  /**
+   * Does the slot's work. The slot counts as handled once this resolves; a throw retries later,
+   * except BacklogFullError: the slot is then held, and coalesced with the next ones.
+   */
   fire(slot: ScheduleSlot): Promise<void>;
 }
 
@@ -37,6 +48,14 @@ interface Cursor {
   through: string;
   lastScheduledAt?: string;
   lastFiredAt?: string;
+  /** Slots passed over (`through` is past them) while the backlog was full, not yet published. */
+  held?: HeldSlots;
+}
+
+interface HeldSlots {
+  count: number;
+  first: string;
+  last: string;
 }
 
 const CURSOR_KEY = 'cursor';
@@ -49,6 +68,8 @@ export class ScheduleRunner {
   private cancelTimer: CancelTimer | undefined;
   private stopping = false;
   private running: Promise<void> = Promise.resolve();
+  /** When held slots are next offered: the Retry-After of the last refusal. */
+  private retryHeldMs = RETRY_MS;
 
   constructor(private readonly options: ScheduleRunnerOptions) {
     // Paused, and never given a function: croner only computes slots here; the clock keeps time.
@@ -120,7 +141,8 @@ export class ScheduleRunner {
         `schedule ${this.options.name}: firing a slot failed; trying again in ${RETRY_MS} ms`,
       );
     }
-    if (!this.stopping) this.arm(failed);
+    if (!this.stopping)
+      this.arm(failed ? RETRY_MS : this.cursor.held === undefined ? undefined : this.retryHeldMs);
   }
 
   private async fireDue(now: number): Promise<void> {
@@ -141,10 +163,24 @@ export class ScheduleRunner {
           (firstFired === undefined ? '' : ` (before ${new Date(firstFired).toISOString()})`),
       );
     }
+    let refused = false;
     for (const slot of toFire) {
       if (this.stopping) return;
+      // Behind held slots, a slot joins them: they are published together, in one event.
+      if (this.cursor.held !== undefined) {
+        await this.hold(slot);
+        continue;
+      }
       const firedAt = new Date(this.options.clock.now());
-      await this.options.fire({ scheduledAt: new Date(slot), firedAt, catchup: late(slot) });
+      try {
+        await this.options.fire({ scheduledAt: new Date(slot), firedAt, catchup: late(slot) });
+      } catch (error) {
+        if (!isBacklogFull(error)) throw error;
+        refused = true;
+        this.refused(error);
+        await this.hold(slot);
+        continue;
+      }
       this.cursor = {
         through: new Date(slot).toISOString(),
         lastScheduledAt: new Date(slot).toISOString(),
@@ -158,6 +194,64 @@ export class ScheduleRunner {
       this.cursor = { ...this.cursor, through: new Date(newestDue).toISOString() };
       await this.saveCursor();
     }
+    // Offered again only on a later tick than the one refused: the backlog has not moved yet.
+    if (!refused && !this.stopping) await this.fireHeld(now);
+  }
+
+  /** Adds a slot to the held ones; the cursor moves past it, so it is never fired on its own. */
+  private async hold(slot: number): Promise<void> {
+    const at = new Date(slot).toISOString();
+    const held = this.cursor.held;
+    this.cursor = {
+      ...this.cursor,
+      through: at,
+      held: { count: (held?.count ?? 0) + 1, first: held?.first ?? at, last: at },
+    };
+    await this.saveCursor();
+    // The first held slot is worth a warning; the count of the rest is in the line that publishes.
+    this.options.log[held === undefined ? 'warn' : 'debug'](
+      { source: this.options.name, scheduledAt: at, held: this.cursor.held },
+      `schedule ${this.options.name}: the slot at ${at} is held back while the route backlog is full; ` +
+        'held slots are published as one event when there is room',
+    );
+  }
+
+  /** Publishes the held slots as one: the newest, with how many it stands for. */
+  private async fireHeld(now: number): Promise<void> {
+    const held = this.cursor.held;
+    if (held === undefined) return;
+    const scheduledAt = new Date(held.last);
+    const firedAt = new Date(this.options.clock.now());
+    try {
+      await this.options.fire({
+        scheduledAt,
+        firedAt,
+        catchup: now - scheduledAt.getTime() > this.options.graceMs,
+        coalesced: { count: held.count, firstScheduledAt: new Date(held.first) },
+      });
+    } catch (error) {
+      if (!isBacklogFull(error)) throw error;
+      this.refused(error);
+      return;
+    }
+    this.cursor = {
+      through: this.cursor.through,
+      lastScheduledAt: held.last,
+      lastFiredAt: firedAt.toISOString(),
+    };
+    await this.saveCursor();
+    this.options.log.info(
+      { source: this.options.name, coalesced: held.count, from: held.first, to: held.last },
+      `schedule ${this.options.name}: published ${held.count} held slots as one event`,
+    );
+  }
+
+  private refused(error: BacklogFullError): void {
+    this.retryHeldMs = error.retryAfterMs ?? RETRY_MS;
+    this.options.log.debug(
+      { source: this.options.name, routes: error.routes, retryInMs: this.retryHeldMs },
+      `schedule ${this.options.name}: refused, the route backlog is full`,
+    );
   }
 
   /** Up to `n` slots at or before `now`, newest first. */
@@ -166,19 +260,22 @@ export class ScheduleRunner {
     return this.cron.previousRuns(n, new Date(now + 1)).map((date) => date.getTime());
   }
 
-  private arm(afterFailure: boolean): void {
+  /** Waits for the next slot, or `retryMs` when that comes first (after a failure, held slots). */
+  private arm(retryMs: number | undefined): void {
     const now = this.options.clock.now();
     // Never before the cursor: a wall clock set back must not fire a handled slot again.
     const next = this.nextSlot(Math.max(now, Date.parse(this.cursor.through)));
-    if (next === undefined) {
+    if (next === undefined && retryMs === undefined) {
       this.options.log.info(
         { source: this.options.name },
         `schedule ${this.options.name} has no further slots`,
       );
       return;
     }
-    let delay = next.getTime() - now;
-    if (afterFailure) delay = Math.min(delay, RETRY_MS);
+    const delay = Math.min(
+      next === undefined ? Infinity : next.getTime() - now,
+      retryMs ?? Infinity,
+    );
     this.cancelTimer = this.options.clock.setTimer(() => this.runTick(), Math.max(1, delay));
   }
 

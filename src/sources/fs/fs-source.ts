@@ -1,11 +1,14 @@
 // The `fs` source: watches files and publishes each burst of changes as one `fs.changed` event
-// naming every changed path and how it changed, keyed by the watch's name.
-import { systemClock, type Clock } from '../../core/clock.js';
+// naming every changed path and how it changed, keyed by the watch's name. While a route's backlog
+// is full, bursts are held in one bounded set and published as one event when there is room.
+import { systemClock, type CancelTimer, type Clock } from '../../core/clock.js';
 import { toEvent, type AgentdEvent } from '../../core/envelope.js';
 import { DEFAULT_FS_IGNORES } from '../../core/fs-source-config.js';
+import { isBacklogFull, type BacklogFullError } from '../../governor/backpressure-error.js';
 import type { Logger } from '../../observe/log.js';
 import type { Publish, Source } from '../source.js';
 import { ChangeCoalescer, type FileChange } from './change-coalescer.js';
+import { HeldChanges, type HeldBursts } from './held-changes.js';
 import { RootWatch } from './root-watch.js';
 import { planWatch, type WatchPlan } from './watch-plan.js';
 
@@ -36,6 +39,10 @@ export interface FsChangedData {
   /** The directory `changes[].path` are relative to. */
   base: string;
   changes: FileChange[];
+  /** Set when bursts were held back by a full route backlog: how many this event stands for. */
+  coalesced?: number;
+  /** Changed paths left out of `changes` because more than maxPaths changed while held back. */
+  omitted?: number;
 }
 
 export class FsSource implements Source {
@@ -47,6 +54,10 @@ export class FsSource implements Source {
   /** Publishes one after another, so bursts are stored in the order they happened. */
   private publishing: Promise<void> = Promise.resolve();
   private stopping: Promise<void> | undefined;
+  /** Bursts refused by a full backlog, waiting for room; created with the source's maxPaths. */
+  private held: HeldChanges | undefined;
+  private retryTimer: CancelTimer | undefined;
+  private publish: Publish | undefined;
 
   constructor(private readonly options: FsSourceOptions) {
     this.name = options.name;
@@ -61,10 +72,13 @@ export class FsSource implements Source {
   async start(publish: Publish, signal: AbortSignal): Promise<void> {
     const { options, plan } = this;
     const clock = options.clock ?? systemClock;
+    const maxPaths = options.maxPaths ?? 1_000;
+    this.publish = publish;
+    this.held = new HeldChanges(maxPaths);
     const coalescer = new ChangeCoalescer({
       debounceMs: options.debounceMs ?? 200,
       maxWaitMs: options.maxWaitMs ?? 2_000,
-      maxPaths: options.maxPaths ?? 1_000,
+      maxPaths,
       clock,
       flush: (changes) => this.enqueue(publish, changes),
     });
@@ -97,22 +111,48 @@ export class FsSource implements Source {
     options.log.info({ source: this.name, roots: plan.roots }, `watching files for ${this.name}`);
   }
 
-  /** Closes the watchers and publishes the changes seen up to then. */
+  /** Closes the watchers and publishes the changes seen up to then (held ones get a last try). */
   stopped(): Promise<void> {
     this.stopping ??= (async () => {
       await Promise.all(this.watches.map((watch) => watch.close()));
       this.coalescer?.flushNow();
       await this.publishing;
+      this.retryTimer?.();
+      const { held } = this;
+      if (held === undefined || held.isEmpty) return;
+      this.publishing = this.publishing.then(() => this.publishHeld());
+      await this.publishing;
+      if (held.isEmpty) return;
+      const { changes, bursts, omitted } = held.peek();
+      this.options.log.error(
+        { source: this.name, bursts, paths: changes.length, omitted },
+        'stopping while the route backlog is still full: these held changes are not reported',
+      );
     })();
     return this.stopping;
   }
 
   private enqueue(publish: Publish, changes: FileChange[]): void {
-    const event = this.event(changes);
     this.publishing = this.publishing.then(async () => {
+      const { held } = this;
+      // Behind held bursts, a burst joins them: order is kept, and one event reports them all.
+      if (held !== undefined && !held.isEmpty) {
+        held.add(changes);
+        return this.publishHeld();
+      }
+      const event = this.event(changes);
       try {
         await publish([event]);
       } catch (error) {
+        if (isBacklogFull(error) && held !== undefined) {
+          held.add(changes);
+          this.options.log.warn(
+            { source: this.name, routes: error.routes, paths: changes.length },
+            'fs.changed held back while the route backlog is full: further changes are merged ' +
+              'into one event, published when there is room',
+          );
+          return this.retryLater(error);
+        }
         this.options.log.error(
           { source: this.name, eventId: event.id, paths: changes.length, err: error },
           'could not publish fs.changed: these changes are not reported',
@@ -121,8 +161,66 @@ export class FsSource implements Source {
     });
   }
 
-  private event(changes: FileChange[]): AgentdEvent {
-    const data: FsChangedData = { watch: this.name, base: this.options.baseDir, changes };
+  /** Offers the held bursts as one event; on a refusal they stay held for the next try. */
+  private async publishHeld(): Promise<void> {
+    const { held, publish } = this;
+    if (held === undefined || held.isEmpty || publish === undefined) return;
+    const merged = held.peek();
+    // Changes that cancelled out (a file added, then removed) leave nothing to report.
+    if (merged.changes.length === 0 && merged.omitted === 0) return held.clear();
+    const event = this.event(merged.changes, merged);
+    try {
+      await publish([event]);
+    } catch (error) {
+      if (isBacklogFull(error)) return this.retryLater(error);
+      held.clear();
+      this.options.log.error(
+        { source: this.name, eventId: event.id, bursts: merged.bursts, err: error },
+        'could not publish fs.changed: these held changes are not reported',
+      );
+      return;
+    }
+    held.clear();
+    this.options.log.info(
+      {
+        source: this.name,
+        eventId: event.id,
+        bursts: merged.bursts,
+        paths: merged.changes.length,
+        omitted: merged.omitted,
+      },
+      `published ${merged.bursts} held bursts of file changes as one fs.changed`,
+    );
+  }
+
+  private retryLater(error: BacklogFullError): void {
+    const held = this.held?.peek();
+    this.options.log.debug(
+      {
+        source: this.name,
+        bursts: held?.bursts,
+        paths: held?.changes.length,
+        omitted: held?.omitted,
+      },
+      `fs.changed still held back; offered again in ${error.retryAfterSeconds} s`,
+    );
+    if (this.stopping !== undefined) return;
+    this.retryTimer?.();
+    this.retryTimer = (this.options.clock ?? systemClock).setTimer(() => {
+      this.retryTimer = undefined;
+      this.publishing = this.publishing.then(() => this.publishHeld());
+      return this.publishing;
+    }, error.retryAfterMs ?? 1_000);
+  }
+
+  private event(changes: FileChange[], held?: HeldBursts): AgentdEvent {
+    const data: FsChangedData = {
+      watch: this.name,
+      base: this.options.baseDir,
+      changes,
+      ...(held === undefined ? {} : { coalesced: held.bursts }),
+      ...(held === undefined || held.omitted === 0 ? {} : { omitted: held.omitted }),
+    };
     return toEvent(
       {
         type: 'fs.changed',

@@ -1,11 +1,13 @@
 // The `process` source: a supervised long-running command (restarted per its policy, with backoff),
 // or a one-shot command run at each slot of a schedule. Every exit publishes `process.exited`.
-// On shutdown the command gets SIGTERM, then SIGKILL; the daemon waits for it to be gone.
+// On shutdown the command gets SIGTERM, then SIGKILL; the daemon waits for it to be gone. While a
+// route's backlog is full, the exit waits for room (and the restart with it) rather than be lost.
 import { systemClock, type CancelTimer, type Clock } from '../../core/clock.js';
 import type { MissedPolicy } from '../../core/cron-source-config.js';
 import { toEvent, type AgentdEvent } from '../../core/envelope.js';
 import type { RestartPolicy } from '../../core/process-source-config.js';
 import { MemorySourceState, sourceStateOf, type SourceState } from '../../core/source-state.js';
+import { isBacklogFull } from '../../governor/backpressure-error.js';
 import type { Logger } from '../../observe/log.js';
 import { ScheduleRunner, type ScheduleSlot } from '../cron/schedule-runner.js';
 import type { Publish, Source } from '../source.js';
@@ -72,6 +74,8 @@ export class ProcessSource implements Source {
   private restarts = 0;
   private stopping = false;
   private timedOut = false;
+  /** Ends the wait for room of an exit refused by a full backlog (on shutdown). */
+  private wakeExitWait: (() => void) | undefined;
 
   constructor(private readonly options: ProcessSourceOptions) {
     this.name = options.name;
@@ -110,6 +114,7 @@ export class ProcessSource implements Source {
     this.stopping = true;
     this.restartTimer?.();
     this.restartTimer = undefined;
+    this.wakeExitWait?.();
     if (this.current !== undefined) this.terminate(this.current);
   }
 
@@ -217,19 +222,43 @@ export class ProcessSource implements Source {
         (restart === undefined ? '' : `; restarting in ${restart} ms`) +
         (result.error === undefined ? '' : `: ${result.error.split('\n')[0]}`),
     );
-    try {
-      await this.publish?.([this.event(data)]);
-    } catch (error) {
-      options.log.error(
-        { source: this.name, err: error },
-        'could not publish process.exited: this exit is not reported',
-      );
-    }
+    await this.publishExit(this.event(data));
     if (restart === undefined || this.stopping) return;
     this.restarts++;
     this.restartTimer = this.clock.setTimer(() => {
       void this.launch(undefined);
     }, restart);
+  }
+
+  /** Publishes the exit, waiting for room while a route's backlog is full (until shutdown). */
+  private async publishExit(event: AgentdEvent): Promise<void> {
+    for (let refusals = 0; ; refusals++) {
+      try {
+        await this.publish?.([event]);
+        return;
+      } catch (error) {
+        if (!isBacklogFull(error) || this.stopping) {
+          this.options.log.error(
+            { source: this.name, eventId: event.id, err: error },
+            'could not publish process.exited: this exit is not reported',
+          );
+          return;
+        }
+        if (refusals === 0)
+          this.options.log.warn(
+            { source: this.name, eventId: event.id, routes: error.routes },
+            'process.exited waits for room in the route backlog; the next run waits with it',
+          );
+        await new Promise<void>((resolve) => {
+          const cancel = this.clock.setTimer(resolve, error.retryAfterMs ?? 1_000);
+          this.wakeExitWait = () => {
+            cancel();
+            resolve();
+          };
+        });
+        this.wakeExitWait = undefined;
+      }
+    }
   }
 
   private event(data: ProcessExitedData): AgentdEvent {

@@ -1,7 +1,7 @@
 // One worker process for the multi-worker test: runs a keyed route on a NATS bus and appends
 // "S|E <key> <n> <pid>" lines (run started, run ended) to a shared log file.
 import { appendFileSync } from 'node:fs';
-import { startWorkerProcess } from '../../../src/app.js';
+import { startWorkerProcess } from '../../../src/app-worker.js';
 import { validateConfig } from '../../../src/core/config.js';
 import { on } from '../../../src/core/route.js';
 import { createLogger } from '../../../src/observe/log.js';

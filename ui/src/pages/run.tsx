@@ -1,5 +1,5 @@
 // One run: status, timing, every attempt's error, its steps (model turns shown as a conversation),
-// and replay when it is dead.
+// what it waits for while parked, and replay when it is dead.
 import { useState } from 'react';
 import { api, type RunDetail } from '../api';
 import { Empty, ErrorNote, Loading } from '../components/empty';
@@ -83,6 +83,12 @@ export function RunPage({ id, canWrite }: { id: string; canWrite: boolean }) {
           </div>
         )}
       </dl>
+      {r.status === 'waiting' ? <WaitCallout run={r} /> : null}
+      {r.status === 'cancelled' && r.reason !== undefined ? (
+        <div className="callout callout-idle">
+          <strong>Cancelled:</strong> {r.reason}
+        </div>
+      ) : null}
       {r.status === 'dead' ? (
         <div className="callout callout-dead">
           <div>
@@ -144,6 +150,37 @@ export function RunPage({ id, canWrite }: { id: string; canWrite: boolean }) {
         </ol>
       )}
     </section>
+  );
+}
+
+/** A parked run holds no worker slot: it resumes when its event comes, or at its deadline. */
+function WaitCallout({ run }: { run: RunDetail }) {
+  const wait = run.wait;
+  return (
+    <div className="callout callout-wait">
+      <div>
+        <strong>Waiting</strong>{' '}
+        {wait === undefined ? (
+          'for an event (ctx.waitForEvent).'
+        ) : (
+          <>
+            {wait.step === `wait:${wait.type}` ? null : (
+              <>
+                at step <code>{wait.step}</code>{' '}
+              </>
+            )}
+            for a <code>{wait.type}</code> event
+            {wait.match === null ? '' : ' matching '}
+            {wait.match === null ? null : <code>{JSON.stringify(wait.match)}</code>}, since{' '}
+            {dateTime(wait.since)};{' '}
+            {wait.deadline === null
+              ? 'no deadline.'
+              : `resumes without one at ${dateTime(wait.deadline)}.`}
+          </>
+        )}
+        <div className="muted">It holds no worker slot while it waits.</div>
+      </div>
+    </div>
   );
 }
 

@@ -1,0 +1,146 @@
+// Sends span batches to an OpenTelemetry collector as OTLP/HTTP JSON (POST <url>, usually
+// http://host:4318/v1/traces) over a keep-alive connection. Answers the collector may recover from
+// (429, 502, 503, 504, a dropped connection) are retried with backoff, or after its Retry-After;
+// a batch that still fails is reported to the span processor, which drops it and goes on.
+import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { encodeOtlpJson } from './otlp-json.js';
+
+type ExportResult = Parameters<Parameters<SpanExporter['export']>[1]>[0];
+const SUCCESS = 0 as ExportResult['code'];
+const FAILED = 1 as ExportResult['code'];
+
+const RETRYABLE = new Set([429, 502, 503, 504]);
+const MAX_ATTEMPTS = 5;
+const FIRST_BACKOFF_MS = 250;
+const MAX_BACKOFF_MS = 5_000;
+
+export interface OtlpHttpOptions {
+  /** The collector's traces endpoint, e.g. http://127.0.0.1:4318/v1/traces. */
+  url: string;
+  headers?: Record<string, string>;
+  /** One request's time limit. Default 10 s. */
+  timeoutMs?: number;
+  /** Told about each batch given up on (after its retries). */
+  onError?: (error: Error) => void;
+}
+
+export class OtlpHttpExporter implements SpanExporter {
+  private readonly url: URL;
+  private readonly agent: HttpAgent;
+  private readonly inFlight = new Set<Promise<void>>();
+  private readonly stopping = new AbortController();
+
+  constructor(private readonly options: OtlpHttpOptions) {
+    this.url = new URL(options.url);
+    if (this.url.protocol !== 'http:' && this.url.protocol !== 'https:')
+      throw new Error(`observe.otlp.url must be an http(s) URL, got ${options.url}`);
+    this.agent =
+      this.url.protocol === 'https:'
+        ? new HttpsAgent({ keepAlive: true, maxSockets: 4 })
+        : new HttpAgent({ keepAlive: true, maxSockets: 4 });
+  }
+
+  export(spans: Parameters<SpanExporter['export']>[0], done: (result: ExportResult) => void): void {
+    if (this.stopping.signal.aborted) {
+      done({ code: FAILED, error: new Error('the OTLP exporter is shut down') });
+      return;
+    }
+    // Encoded once: a retry sends the same bytes again.
+    const sent = this.post(encodeOtlpJson(spans)).then(
+      () => done({ code: SUCCESS }),
+      (error: unknown) => {
+        const failure = error instanceof Error ? error : new Error(String(error));
+        this.options.onError?.(failure);
+        done({ code: FAILED, error: failure });
+      },
+    );
+    this.inFlight.add(sent);
+    void sent.finally(() => this.inFlight.delete(sent));
+  }
+
+  async forceFlush(): Promise<void> {
+    await Promise.all([...this.inFlight]);
+  }
+
+  /** Waits for requests under way (their retries cut short), then closes the connections. */
+  async shutdown(): Promise<void> {
+    this.stopping.abort();
+    await this.forceFlush();
+    this.agent.destroy();
+  }
+
+  private async post(body: Buffer): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      let reason: string;
+      let waitMs: number | undefined;
+      try {
+        const response = await this.send(body);
+        if (response.status >= 200 && response.status < 300) return;
+        reason = `answered HTTP ${response.status}`;
+        if (!RETRYABLE.has(response.status))
+          throw new Error(`OTLP collector at ${this.url.href} ${reason}`);
+        waitMs = response.retryAfterMs;
+      } catch (error) {
+        if (!(error instanceof NetworkError)) throw error;
+        reason = `could not be reached: ${error.message}`;
+      }
+      if (attempt >= MAX_ATTEMPTS || this.stopping.signal.aborted)
+        throw new Error(`OTLP collector at ${this.url.href} ${reason} (${attempt} attempts)`);
+      const backoff = Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** (attempt - 1));
+      await this.sleep(Math.min(MAX_BACKOFF_MS, waitMs ?? backoff * (0.5 + Math.random() / 2)));
+    }
+  }
+
+  private send(body: Buffer): Promise<{ status: number; retryAfterMs?: number }> {
+    const request = this.url.protocol === 'https:' ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const req = request(
+        this.url,
+        {
+          method: 'POST',
+          agent: this.agent,
+          headers: {
+            ...this.options.headers,
+            'content-type': 'application/json',
+            'content-length': body.length,
+          },
+          timeout: this.options.timeoutMs ?? 10_000,
+        },
+        (res: IncomingMessage) => {
+          res.resume();
+          res.on('error', (error) => reject(new NetworkError(error.message)));
+          res.on('end', () => {
+            const retryAfter = Number(res.headers['retry-after']);
+            resolve({
+              status: res.statusCode ?? 0,
+              ...(Number.isFinite(retryAfter) && retryAfter >= 0
+                ? { retryAfterMs: retryAfter * 1_000 }
+                : {}),
+            });
+          });
+        },
+      );
+      req.on('timeout', () => req.destroy(new Error('timed out')));
+      req.on('error', (error) => reject(new NetworkError(error.message)));
+      req.end(body);
+    });
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const signal = this.stopping.signal;
+      function done() {
+        clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        resolve();
+      }
+      signal.addEventListener('abort', done);
+    });
+  }
+}
+
+/** The request never got an answer: worth another try. */
+class NetworkError extends Error {}

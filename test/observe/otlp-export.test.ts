@@ -1,0 +1,225 @@
+// agentd's spans and OTLP/HTTP exporter against the OpenTelemetry SDK's: the same request body as
+// the official exporter sends (fields at their proto3 defaults aside), retries the collector may
+// recover from, a clear error for the rest, and sampling that carries the trace on either way.
+import { SpanStatusCode, type Span } from '@opentelemetry/api';
+import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
+import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OtlpHttpExporter } from '../../src/observe/otlp-http-exporter.js';
+import { SpanKind, Tracing, traceparentOf } from '../../src/observe/tracing.js';
+import { startRecordingServer, type RecordingServer } from '../fixtures/recording-server.js';
+
+const CALLER = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+let collector: RecordingServer;
+
+beforeAll(async () => {
+  collector = await startRecordingServer(() => ({ status: 200, body: {} }));
+});
+afterAll(async () => {
+  await collector.close();
+});
+
+/** A span of every kind of content: attributes of each type, an event, a link, an error. */
+function recordSpans(): ReadableSpan[] {
+  const memory = new InMemorySpanExporter();
+  const tracing = new Tracing({ exporter: memory, immediate: true, node: 'laptop' });
+  const deliver = tracing.startSpan('deliver orders', SpanKind.CONSUMER, CALLER, {
+    'agentd.event.type': 'shop.order',
+    'agentd.run.attempt': 2,
+    'agentd.ratio': 0.25,
+    'agentd.replayed': false,
+    'agentd.routes': ['orders', 'audit'],
+    // Text JSON must escape, text it may carry as it is, and a lone surrogate.
+    'agentd.note': 'say "hi"\n\\ to café ☕ 😀 \ud800',
+  });
+  const handle = tracing.startChild('handle orders', deliver);
+  handle.addEvent('checked', { 'stock.left': 3 });
+  handle.addLink({ context: deliver.spanContext(), attributes: { why: 'test' } });
+  handle.recordException(new TypeError('unknown item "coffee"'));
+  handle.setStatus({ code: SpanStatusCode.ERROR, message: 'unknown item "coffee"' });
+  handle.end();
+  deliver.setStatus({ code: SpanStatusCode.OK });
+  deliver.end();
+  return memory.getFinishedSpans();
+}
+
+function exportWith(
+  exporter: { export: OtlpHttpExporter['export'] },
+  spans: ReadableSpan[],
+): Promise<{ code: number; error?: Error }> {
+  return new Promise((resolve) => exporter.export(spans, resolve));
+}
+
+/** Drops what proto3 JSON may leave out: zeros, empty lists, unset fields, empty objects. */
+function withoutDefaults(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutDefaults);
+  if (typeof value !== 'object' || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    const kept = withoutDefaults(v);
+    if (kept === 0 || kept === undefined || (Array.isArray(kept) && kept.length === 0)) continue;
+    if (typeof kept === 'object' && kept !== null && Object.keys(kept).length === 0) continue;
+    out[key] = kept;
+  }
+  return out;
+}
+
+describe('the OTLP/HTTP exporter', () => {
+  it('sends what the official exporter sends, minus fields at their defaults', async () => {
+    const spans = recordSpans();
+    const official = new OTLPTraceExporter({ url: `${collector.url}/official` });
+    const ours = new OtlpHttpExporter({ url: `${collector.url}/ours` });
+    expect((await exportWith(official, spans)).code).toBe(0);
+    expect((await exportWith(ours, spans)).code).toBe(0);
+    await official.shutdown();
+    await ours.shutdown();
+    const body = (path: string) => {
+      const request = collector.requests.find((r) => r.path === path);
+      expect(request?.headers['content-type']).toContain('application/json');
+      return JSON.parse(request?.text ?? '{}') as unknown;
+    };
+    const expected = withoutDefaults(body('/official'));
+    expect(withoutDefaults(body('/ours'))).toEqual(expected);
+    // The comparison covers something: both spans, with their parent, event, link and error.
+    expect(JSON.stringify(expected)).toContain('"parentSpanId":"b7ad6b7169203331"');
+    expect(JSON.stringify(expected)).toContain('"exception.type"');
+    expect(JSON.stringify(expected)).toContain('"arrayValue"');
+  });
+
+  it('retries a collector answering 503 and sends the batch when it recovers', async () => {
+    collector.fail({ path: /^\/flaky$/, status: 503, times: 2 });
+    const exporter = new OtlpHttpExporter({ url: `${collector.url}/flaky` });
+    const result = await exportWith(exporter, recordSpans());
+    await exporter.shutdown();
+    expect(result.code).toBe(0);
+    expect(collector.requests.filter((r) => r.path === '/flaky').map((r) => r.status)).toEqual([
+      503, 503, 200,
+    ]);
+  });
+
+  it('gives up at once on an answer retrying cannot change, and says why', async () => {
+    collector.fail({ path: /^\/refusing$/, status: 400, times: 1 });
+    const errors: Error[] = [];
+    const exporter = new OtlpHttpExporter({
+      url: `${collector.url}/refusing`,
+      onError: (error) => errors.push(error),
+    });
+    const result = await exportWith(exporter, recordSpans());
+    await exporter.shutdown();
+    expect(result.code).toBe(1);
+    expect(result.error?.message).toBe(
+      `OTLP collector at ${collector.url}/refusing answered HTTP 400`,
+    );
+    expect(errors).toEqual([result.error]);
+  });
+
+  it('refuses a URL that is not http(s)', () => {
+    expect(() => new OtlpHttpExporter({ url: 'ftp://collector/v1/traces' })).toThrow(
+      'observe.otlp.url must be an http(s) URL, got ftp://collector/v1/traces',
+    );
+  });
+});
+
+describe('sampling', () => {
+  const unsampled = (tracing: Tracing, traceparent?: string): Span =>
+    tracing.startSpan('deliver', SpanKind.CONSUMER, traceparent);
+
+  it('records nothing at ratio 0, yet carries the trace on to the events a run causes', () => {
+    const memory = new InMemorySpanExporter();
+    const tracing = new Tracing({ exporter: memory, immediate: true, sampleRatio: 0 });
+    const root = unsampled(tracing);
+    const child = tracing.startChild('handle', root);
+    expect(root.isRecording()).toBe(false);
+    expect(child.spanContext().traceId).toBe(root.spanContext().traceId);
+    expect(traceparentOf(child)).toMatch(
+      new RegExp(`^00-${root.spanContext().traceId}-[0-9a-f]{16}-00$`),
+    );
+    child.end();
+    root.end();
+    expect(memory.getFinishedSpans()).toEqual([]);
+  });
+
+  it("follows the caller's sampled flag, whatever the ratio", () => {
+    const memory = new InMemorySpanExporter();
+    const tracing = new Tracing({ exporter: memory, immediate: true, sampleRatio: 0 });
+    expect(unsampled(tracing, CALLER).isRecording()).toBe(true);
+    const always = new Tracing({ exporter: memory, immediate: true });
+    expect(unsampled(always, CALLER.replace(/01$/, '00')).isRecording()).toBe(false);
+  });
+
+  it('keeps about the share asked for of new traces', () => {
+    const tracing = new Tracing({ exporter: new InMemorySpanExporter(), sampleRatio: 0.25 });
+    let recorded = 0;
+    for (let i = 0; i < 4_000; i++) if (unsampled(tracing).isRecording()) recorded++;
+    // 4,000 draws at p = 0.25: 1,000 expected, a standard deviation of 27.
+    expect(recorded).toBeGreaterThan(850);
+    expect(recorded).toBeLessThan(1_150);
+  });
+
+  it('starts a new trace for a malformed or all-zero traceparent', () => {
+    const tracing = new Tracing({ exporter: new InMemorySpanExporter() });
+    for (const bad of [
+      'not-a-traceparent',
+      '00-00000000000000000000000000000000-b7ad6b7169203331-01',
+      '00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01',
+      `00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}`,
+    ]) {
+      const span = tracing.startSpan('ingest', SpanKind.SERVER, bad);
+      expect(span.spanContext().traceId, bad).not.toBe('0af7651916cd43dd8448eb211c80319c');
+      expect((span as unknown as ReadableSpan).parentSpanContext, bad).toBeUndefined();
+    }
+  });
+});
+
+describe('spans', () => {
+  const start = () => {
+    const memory = new InMemorySpanExporter();
+    const tracing = new Tracing({ exporter: memory, immediate: true });
+    return { memory, span: tracing.startSpan('work', SpanKind.INTERNAL, undefined) };
+  };
+
+  it('keep the status rules: unset changes nothing, OK is final, only an error has a message', () => {
+    const { memory, span } = start();
+    span.setStatus({ code: SpanStatusCode.ERROR, message: 'first' });
+    span.setStatus({ code: SpanStatusCode.UNSET });
+    span.setStatus({ code: SpanStatusCode.OK, message: 'ignored' });
+    span.setStatus({ code: SpanStatusCode.ERROR, message: 'too late' });
+    span.end();
+    expect(memory.getFinishedSpans()[0]?.status).toEqual({ code: SpanStatusCode.OK });
+  });
+
+  it('drop attributes past 128 and values OpenTelemetry does not allow, counting the drops', () => {
+    const { memory, span } = start();
+    for (let i = 0; i < 130; i++) span.setAttribute(`a${i}`, i);
+    span.setAttribute('a0', 'replaced');
+    span.setAttributes({ mixed: ['a', 1] as unknown as string[], nested: {} as unknown as string });
+    span.end();
+    const [finished] = memory.getFinishedSpans();
+    expect(Object.keys(finished?.attributes ?? {})).toHaveLength(128);
+    expect(finished?.attributes.a0).toBe('replaced');
+    expect(finished?.droppedAttributesCount).toBe(2);
+  });
+
+  it('ignore writes after the end, and a second end', () => {
+    const { memory, span } = start();
+    span.end();
+    span.setAttribute('late', true).addEvent('late').updateName('renamed');
+    span.end();
+    const finished = memory.getFinishedSpans();
+    expect(finished).toHaveLength(1);
+    expect(finished[0]?.name).toBe('work');
+    expect(finished[0]?.attributes).toEqual({});
+    expect(finished[0]?.events).toEqual([]);
+  });
+
+  it('time themselves in wall-clock time, end never before start', () => {
+    const { memory, span } = start();
+    const before = Date.now();
+    span.end(performance.now() - 60_000);
+    const [finished] = memory.getFinishedSpans();
+    const startMs = (finished?.startTime[0] ?? 0) * 1_000 + (finished?.startTime[1] ?? 0) / 1e6;
+    expect(Math.abs(startMs - before)).toBeLessThan(1_000);
+    expect(finished?.endTime).toEqual(finished?.startTime);
+    expect(finished?.duration).toEqual([0, 0]);
+  });
+});
