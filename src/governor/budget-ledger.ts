@@ -134,10 +134,19 @@ export class BudgetLedger {
    * caller announces them and then marks them in the store).
    */
   async record(reservation: UsageAmount, actual: UsageAmount): Promise<ThresholdCrossing[]> {
-    this.release(reservation);
-    if (actual.tokens <= 0 && actual.costUsd <= 0) return [];
+    if (actual.tokens <= 0 && actual.costUsd <= 0) {
+      this.release(reservation);
+      return [];
+    }
     const ref = this.current();
-    const totals = await this.book(ref, actual);
+    let totals: UsageAmount;
+    try {
+      totals = await this.book(ref, actual);
+    } finally {
+      // Given back only once the usage is booked: while the write is under way the reservation
+      // stands in for it, so a claim in between cannot find the budget free again.
+      this.release(reservation);
+    }
     if (ref.start !== this.ref.start) return [];
     // Totals of concurrent runs may resolve out of order; usage in a window only grows.
     this.used = maxOf(this.used, totals);

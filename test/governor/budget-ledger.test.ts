@@ -54,6 +54,22 @@ describe('BudgetLedger', () => {
     ).toBe(Number.POSITIVE_INFINITY);
   });
 
+  it('keeps a settling run reserved until its usage is booked', async () => {
+    const clock = new ManualClock('2025-03-14T10:00:00Z');
+    const ledger = new BudgetLedger(
+      'r',
+      { tokens: 1_000, window: 'day' },
+      new MemoryGovernorStore(),
+      clock,
+    );
+    for (let i = 0; i < 3; i++) ledger.reserve(each);
+    const settling = [0, 1, 2].map(() => ledger.record(each, each));
+    // The store write is under way: freeing the reservations now would admit three more runs.
+    expect(ledger.room(each)).toBe(0);
+    await Promise.all(settling);
+    expect(ledger.status().tokens).toMatchObject({ used: 900, reserved: 0 });
+  });
+
   it('reports each threshold once per window, in the order crossed', async () => {
     const clock = new ManualClock('2025-03-14T10:00:00Z');
     const store = new MemoryGovernorStore();

@@ -171,7 +171,10 @@ function describeBudget(budget: BudgetStatus): string {
     ...(budget.tokens === undefined ? [] : [part(budget.tokens, ' tokens', false)]),
     ...(budget.costUsd === undefined ? [] : [part(budget.costUsd, '', true)]),
   ];
-  return `${parts.join(', ')} this ${budget.window}`;
+  // After `agentd resume` on a spent budget the route runs past its limit: say so, and until when.
+  const lifted =
+    budget.liftedUntil === undefined ? '' : `; limit lifted by resume until ${budget.liftedUntil}`;
+  return `${parts.join(', ')} this ${budget.window}${lifted}`;
 }
 
 function describePause(pause: PauseStatus): string {
