@@ -1,15 +1,9 @@
-// Sends span batches to an OpenTelemetry collector as OTLP/HTTP JSON (POST <url>, usually
-// http://host:4318/v1/traces) over a keep-alive connection. Answers the collector may recover from
+// POSTs OTLP/HTTP JSON request bodies to an OpenTelemetry collector (usually
+// http://host:4318/v1/traces) over keep-alive connections. Answers the collector may recover from
 // (429, 502, 503, 504, a dropped connection) are retried with backoff, or after its Retry-After;
-// a batch that still fails is reported to the span processor, which drops it and goes on.
-import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
+// a body that still fails rejects, with what the collector said.
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { encodeOtlpJson } from './otlp-json.js';
-
-type ExportResult = Parameters<Parameters<SpanExporter['export']>[1]>[0];
-const SUCCESS = 0 as ExportResult['code'];
-const FAILED = 1 as ExportResult['code'];
 
 const RETRYABLE = new Set([429, 502, 503, 504]);
 const MAX_ATTEMPTS = 5;
@@ -22,14 +16,11 @@ export interface OtlpHttpOptions {
   headers?: Record<string, string>;
   /** One request's time limit. Default 10 s. */
   timeoutMs?: number;
-  /** Told about each batch given up on (after its retries). */
-  onError?: (error: Error) => void;
 }
 
-export class OtlpHttpExporter implements SpanExporter {
+export class OtlpHttpSender {
   private readonly url: URL;
   private readonly agent: HttpAgent;
-  private readonly inFlight = new Set<Promise<void>>();
   private readonly stopping = new AbortController();
 
   constructor(private readonly options: OtlpHttpOptions) {
@@ -42,36 +33,18 @@ export class OtlpHttpExporter implements SpanExporter {
         : new HttpAgent({ keepAlive: true, maxSockets: 4 });
   }
 
-  export(spans: Parameters<SpanExporter['export']>[0], done: (result: ExportResult) => void): void {
-    if (this.stopping.signal.aborted) {
-      done({ code: FAILED, error: new Error('the OTLP exporter is shut down') });
-      return;
-    }
-    // Encoded once: a retry sends the same bytes again.
-    const sent = this.post(encodeOtlpJson(spans)).then(
-      () => done({ code: SUCCESS }),
-      (error: unknown) => {
-        const failure = error instanceof Error ? error : new Error(String(error));
-        this.options.onError?.(failure);
-        done({ code: FAILED, error: failure });
-      },
-    );
-    this.inFlight.add(sent);
-    void sent.finally(() => this.inFlight.delete(sent));
-  }
-
-  async forceFlush(): Promise<void> {
-    await Promise.all([...this.inFlight]);
-  }
-
-  /** Waits for requests under way (their retries cut short), then closes the connections. */
-  async shutdown(): Promise<void> {
+  /** From now on a body gets one attempt: a stopping daemon waits for no collector that is down. */
+  stopRetrying(): void {
     this.stopping.abort();
-    await this.forceFlush();
+  }
+
+  /** Closes the connections (after the last post). */
+  close(): void {
     this.agent.destroy();
   }
 
-  private async post(body: Buffer): Promise<void> {
+  /** Sends one request body, retrying what may recover; rejects once it gives up. */
+  async post(body: Buffer): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       let reason: string;
       let waitMs: number | undefined;

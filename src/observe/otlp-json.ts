@@ -1,6 +1,6 @@
-// Finished spans as an OTLP/HTTP JSON request body (ExportTraceServiceRequest), written straight
-// into UTF-8 bytes (json-bytes.ts). The OTLP transformer builds an object tree per span and then
-// stringifies it: the largest cost of tracing with no-op handlers, most of it in garbage.
+// Spans as an OTLP/HTTP JSON request body (ExportTraceServiceRequest), written straight into UTF-8
+// bytes (json-bytes.ts). The OTLP transformer builds an object tree per span and then stringifies
+// it: the largest cost of tracing with no-op handlers, most of it in garbage.
 import {
   SpanStatusCode,
   type Attributes,
@@ -9,62 +9,38 @@ import {
   type SpanContext,
 } from '@opentelemetry/api';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
-import { JsonBytes } from './json-bytes.js';
+import type { JsonBytes } from './json-bytes.js';
 import { RecordedSpan } from './recorded-span.js';
 
 // OTLP span flags: the W3C trace flags in the low byte, then "is remote is known" and "is remote".
 const HAS_IS_REMOTE = 0x100;
 const IS_REMOTE = 0x200;
-/** What an encoded span usually takes: the buffer is sized once for the batch. */
-const SPAN_BYTES = 512;
+/** What an encoded span usually takes: a request's buffer is sized once for its batch. */
+export const SPAN_BYTES = 512;
 
-/** One request for any number of spans, grouped by resource and instrumentation scope. */
-export function encodeOtlpJson(spans: readonly ReadableSpan[]): Buffer {
-  const byResource = new Map<ReadableSpan['resource'], Map<string, ReadableSpan[]>>();
-  for (const span of spans) {
-    let scopes = byResource.get(span.resource);
-    if (scopes === undefined) {
-      scopes = new Map();
-      byResource.set(span.resource, scopes);
-    }
-    const scope = span.instrumentationScope;
-    const key = `${scope.name}@${scope.version ?? ''}:${scope.schemaUrl ?? ''}`;
-    const list = scopes.get(key);
-    if (list === undefined) scopes.set(key, [span]);
-    else list.push(span);
-  }
-  const out = new JsonBytes(spans.length * SPAN_BYTES);
-  out.ascii('{"resourceSpans":[');
-  let firstResource = true;
-  for (const [resource, scopes] of byResource) {
-    out.ascii(firstResource ? '{"resource":{"attributes":[' : ',{"resource":{"attributes":[');
-    firstResource = false;
-    writeAttributes(out, resource.attributes);
-    out.ascii(']},"scopeSpans":[');
-    let firstScope = true;
-    for (const list of scopes.values()) {
-      const scope = (list[0] as ReadableSpan).instrumentationScope;
-      out.ascii(firstScope ? '{"scope":{"name":' : ',{"scope":{"name":').string(scope.name);
-      firstScope = false;
-      if (scope.version !== undefined) out.ascii(',"version":').string(scope.version);
-      out.ascii('},"spans":[');
-      for (let i = 0; i < list.length; i++) {
-        if (i > 0) out.ascii(',');
-        writeSpan(out, list[i] as ReadableSpan);
-      }
-      out.ascii(']');
-      if (scope.schemaUrl !== undefined) out.ascii(',"schemaUrl":').string(scope.schemaUrl);
-      out.ascii('}');
-    }
-    out.ascii(']}');
-  }
-  out.ascii(']}');
-  return out.bytes();
+/**
+ * The start of a request for spans of one resource and instrumentation scope, up to where the
+ * spans go (comma-separated), then REQUEST_TAIL closes it.
+ */
+export function writeRequestHead(
+  out: JsonBytes,
+  resource: ReadableSpan['resource'],
+  scope: ReadableSpan['instrumentationScope'],
+): void {
+  out.ascii('{"resourceSpans":[{"resource":{"attributes":[');
+  writeAttributes(out, resource.attributes);
+  out.ascii(']},"scopeSpans":[{');
+  if (scope.schemaUrl !== undefined) out.ascii('"schemaUrl":').string(scope.schemaUrl).ascii(',');
+  out.ascii('"scope":{"name":').string(scope.name);
+  if (scope.version !== undefined) out.ascii(',"version":').string(scope.version);
+  out.ascii('},"spans":[');
 }
+
+export const REQUEST_TAIL = ']}]}]}';
 
 // proto3 JSON leaves out fields at their defaults (zero counts, empty lists, an unset status):
 // less to write and to send.
-function writeSpan(out: JsonBytes, span: ReadableSpan): void {
+export function writeSpan(out: JsonBytes, span: ReadableSpan): void {
   const context = span.spanContext();
   const parent = span.parentSpanContext;
   // Ours carry ids agentd made or took from a validated traceparent: lowercase hex already.

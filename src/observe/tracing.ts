@@ -17,12 +17,18 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
-import { OtlpHttpExporter } from './otlp-http-exporter.js';
+import { OtlpBatcher } from './otlp-batcher.js';
+import { OtlpHttpSender } from './otlp-http-sender.js';
 import { randomId, RecordedSpan, type SpanOrigin } from './recorded-span.js';
 
 export interface TracingOptions {
-  /** Where finished spans go. */
-  exporter: SpanExporter;
+  /**
+   * Where finished spans go: a SpanExporter (in batches, or one by one with `immediate`), or an
+   * OTLP/HTTP collector, each span written into the next request as it ends (otlp-batcher.ts).
+   */
+  exporter: SpanExporter | OtlpHttpSender;
+  /** Told when spans could not be sent to the OTLP collector. */
+  onError?: (error: Error) => void;
   /** `service.name` of every span. Default 'agentd'. */
   serviceName?: string;
   /** This harness's node name, as `service.instance.id`. */
@@ -54,34 +60,40 @@ export class Tracing {
   private readonly threshold: number;
 
   constructor(options: TracingOptions) {
+    const resource = resourceFromAttributes({
+      'service.name': options.serviceName ?? 'agentd',
+      ...(options.node === undefined ? {} : { 'service.instance.id': options.node }),
+    });
+    const instrumentationScope = { name: 'agentd' };
+    const { exporter } = options;
     // Large batches: fewer requests to the collector, each export's fixed cost spread thinner.
-    this.processor = options.immediate
-      ? new SimpleSpanProcessor(options.exporter)
-      : new BatchSpanProcessor(options.exporter, {
-          maxQueueSize: 16_384,
-          maxExportBatchSize: 2_048,
-          scheduledDelayMillis: 1_000,
-        });
-    this.origin = {
-      resource: resourceFromAttributes({
-        'service.name': options.serviceName ?? 'agentd',
-        ...(options.node === undefined ? {} : { 'service.instance.id': options.node }),
-      }),
-      instrumentationScope: { name: 'agentd' },
-      processor: this.processor,
-    };
+    this.processor =
+      exporter instanceof OtlpHttpSender
+        ? new OtlpBatcher(
+            exporter,
+            { resource, instrumentationScope },
+            options.onError === undefined ? {} : { onError: options.onError },
+          )
+        : options.immediate === true
+          ? new SimpleSpanProcessor(exporter)
+          : new BatchSpanProcessor(exporter, {
+              maxQueueSize: 16_384,
+              maxExportBatchSize: 2_048,
+              scheduledDelayMillis: 1_000,
+            });
+    this.origin = { resource, instrumentationScope, processor: this.processor };
     const ratio = Math.min(1, Math.max(0, options.sampleRatio ?? 1));
     this.threshold = ratio >= 1 ? Infinity : ratio * RANDOM_RANGE;
   }
 
-  /** OTLP/HTTP (JSON over HTTP) to the configured collector; failed batches go to `onError`. */
+  /** OTLP/HTTP (JSON over HTTP) to the configured collector; what cannot be sent goes to `onError`. */
   static otlp(otlp: OtlpOptions, node?: string, onError?: (error: Error) => void): Tracing {
     return new Tracing({
-      exporter: new OtlpHttpExporter({
+      exporter: new OtlpHttpSender({
         url: otlp.url,
         ...(otlp.headers === undefined ? {} : { headers: otlp.headers }),
-        ...(onError === undefined ? {} : { onError }),
       }),
+      ...(onError === undefined ? {} : { onError }),
       ...(node === undefined ? {} : { node }),
       ...(otlp.sampleRatio === undefined ? {} : { sampleRatio: otlp.sampleRatio }),
     });

@@ -1,13 +1,16 @@
-// agentd's spans and OTLP/HTTP exporter against the OpenTelemetry SDK's: the same request body as
-// the official exporter sends (fields at their proto3 defaults aside), retries the collector may
-// recover from, a clear error for the rest, and sampling that carries the trace on either way.
+// agentd's spans and OTLP/HTTP export against the OpenTelemetry SDK's: the same request body as
+// the official exporter sends (fields at their proto3 defaults aside), batches sent when full or
+// when their delay is up, retries the collector may recover from, a clear error for the rest,
+// spans dropped rather than queued without end, and sampling that carries the trace on either way.
 import { SpanStatusCode, type Span } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { OtlpHttpExporter } from '../../src/observe/otlp-http-exporter.js';
+import { OtlpBatcher, type OtlpBatcherOptions } from '../../src/observe/otlp-batcher.js';
+import { OtlpHttpSender } from '../../src/observe/otlp-http-sender.js';
 import { SpanKind, Tracing, traceparentOf } from '../../src/observe/tracing.js';
 import { startRecordingServer, type RecordingServer } from '../fixtures/recording-server.js';
+import { eventually } from './observe-harness.js';
 
 const CALLER = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 let collector: RecordingServer;
@@ -43,11 +46,19 @@ function recordSpans(): ReadableSpan[] {
   return memory.getFinishedSpans();
 }
 
-function exportWith(
-  exporter: { export: OtlpHttpExporter['export'] },
+/** Sends `spans` as agentd's OTLP batcher does (spans written as they end) to `path`. */
+async function sendOurs(
+  path: string,
   spans: ReadableSpan[],
-): Promise<{ code: number; error?: Error }> {
-  return new Promise((resolve) => exporter.export(spans, resolve));
+  options: OtlpBatcherOptions = {},
+): Promise<void> {
+  const batcher = new OtlpBatcher(
+    new OtlpHttpSender({ url: `${collector.url}${path}` }),
+    spans[0] as ReadableSpan,
+    options,
+  );
+  for (const span of spans) batcher.onEnd(span);
+  await batcher.shutdown();
 }
 
 /** Drops what proto3 JSON may leave out: zeros, empty lists, unset fields, empty objects. */
@@ -64,15 +75,16 @@ function withoutDefaults(value: unknown): unknown {
   return out;
 }
 
-describe('the OTLP/HTTP exporter', () => {
+describe('the OTLP/HTTP export', () => {
   it('sends what the official exporter sends, minus fields at their defaults', async () => {
     const spans = recordSpans();
     const official = new OTLPTraceExporter({ url: `${collector.url}/official` });
-    const ours = new OtlpHttpExporter({ url: `${collector.url}/ours` });
-    expect((await exportWith(official, spans)).code).toBe(0);
-    expect((await exportWith(ours, spans)).code).toBe(0);
+    const exported = await new Promise<{ code: number }>((resolve) =>
+      official.export(spans, resolve),
+    );
+    expect(exported.code).toBe(0);
     await official.shutdown();
-    await ours.shutdown();
+    await sendOurs('/ours', spans);
     const body = (path: string) => {
       const request = collector.requests.find((r) => r.path === path);
       expect(request?.headers['content-type']).toContain('application/json');
@@ -86,12 +98,28 @@ describe('the OTLP/HTTP exporter', () => {
     expect(JSON.stringify(expected)).toContain('"arrayValue"');
   });
 
-  it('retries a collector answering 503 and sends the batch when it recovers', async () => {
+  it('sends a batch that is not full once it has waited its delay', async () => {
+    const memory = new InMemorySpanExporter();
+    const tracing = new Tracing({ exporter: memory, immediate: true });
+    tracing.startSpan('lonely', SpanKind.INTERNAL, undefined).end();
+    const batcher = new OtlpBatcher(
+      new OtlpHttpSender({ url: `${collector.url}/delayed` }),
+      memory.getFinishedSpans()[0] as ReadableSpan,
+      { delayMs: 20 },
+    );
+    batcher.onEnd(memory.getFinishedSpans()[0] as ReadableSpan);
+    await eventually(() => collector.requests.some((r) => r.path === '/delayed'));
+    await batcher.shutdown();
+    const sent = collector.requests.filter((r) => r.path === '/delayed');
+    expect(sent).toHaveLength(1);
+    expect(sent[0]?.text).toContain('"name":"lonely"');
+  });
+
+  it('retries a collector answering 503 and sends the body when it recovers', async () => {
     collector.fail({ path: /^\/flaky$/, status: 503, times: 2 });
-    const exporter = new OtlpHttpExporter({ url: `${collector.url}/flaky` });
-    const result = await exportWith(exporter, recordSpans());
-    await exporter.shutdown();
-    expect(result.code).toBe(0);
+    const sender = new OtlpHttpSender({ url: `${collector.url}/flaky` });
+    await sender.post(Buffer.from('{"resourceSpans":[]}'));
+    sender.close();
     expect(collector.requests.filter((r) => r.path === '/flaky').map((r) => r.status)).toEqual([
       503, 503, 200,
     ]);
@@ -100,21 +128,40 @@ describe('the OTLP/HTTP exporter', () => {
   it('gives up at once on an answer retrying cannot change, and says why', async () => {
     collector.fail({ path: /^\/refusing$/, status: 400, times: 1 });
     const errors: Error[] = [];
-    const exporter = new OtlpHttpExporter({
-      url: `${collector.url}/refusing`,
-      onError: (error) => errors.push(error),
-    });
-    const result = await exportWith(exporter, recordSpans());
-    await exporter.shutdown();
-    expect(result.code).toBe(1);
-    expect(result.error?.message).toBe(
+    await sendOurs('/refusing', recordSpans(), { onError: (error) => errors.push(error) });
+    expect(errors.map((e) => e.message)).toEqual([
       `OTLP collector at ${collector.url}/refusing answered HTTP 400`,
+    ]);
+    expect(collector.requests.filter((r) => r.path === '/refusing')).toHaveLength(1);
+  });
+
+  it('drops spans rather than queue without end behind a collector that does not answer', async () => {
+    let answer: () => void = () => undefined;
+    const held = new Promise<void>((resolve) => (answer = resolve));
+    const slow = await startRecordingServer(async () => {
+      await held;
+      return { status: 200, body: {} };
+    });
+    const errors: Error[] = [];
+    const spans = recordSpans();
+    const batcher = new OtlpBatcher(
+      new OtlpHttpSender({ url: `${slow.url}/v1/traces` }),
+      spans[0] as ReadableSpan,
+      { maxBatch: 1, maxWaiting: 1, onError: (error) => errors.push(error) },
     );
-    expect(errors).toEqual([result.error]);
+    // The first is being sent, the second waits, the rest have nowhere to go.
+    for (let i = 0; i < 5; i++) batcher.onEnd(spans[i % 2] as ReadableSpan);
+    expect(errors.map((e) => e.message)).toEqual([
+      'the OTLP collector is not keeping up: spans are being dropped',
+    ]);
+    answer();
+    await batcher.shutdown();
+    await slow.close();
+    expect(slow.requests).toHaveLength(2);
   });
 
   it('refuses a URL that is not http(s)', () => {
-    expect(() => new OtlpHttpExporter({ url: 'ftp://collector/v1/traces' })).toThrow(
+    expect(() => new OtlpHttpSender({ url: 'ftp://collector/v1/traces' })).toThrow(
       'observe.otlp.url must be an http(s) URL, got ftp://collector/v1/traces',
     );
   });

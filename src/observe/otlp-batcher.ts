@@ -1,0 +1,105 @@
+// The span processor behind `observe.otlp`: each span is written into the next request's body the
+// moment it ends, so no span waits in a queue (held spans outlive a young-generation collection and
+// get copied, the main cost of batching them) and none is turned into an object tree. A body goes
+// to the collector when it holds `maxBatch` spans or a second after its first; one request at a
+// time, a few bodies waiting at most: past that, spans are dropped (and said so), memory never grows.
+import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { JsonBytes } from './json-bytes.js';
+import type { OtlpHttpSender } from './otlp-http-sender.js';
+import { writeRequestHead, writeSpan, REQUEST_TAIL, SPAN_BYTES } from './otlp-json.js';
+import type { SpanOrigin } from './recorded-span.js';
+
+export interface OtlpBatcherOptions {
+  /** Spans per request. Default 2,048. */
+  maxBatch?: number;
+  /** How long a body waits for more spans. Default 1 s. */
+  delayMs?: number;
+  /** Bodies waiting behind the one being sent; past them spans are dropped. Default 4. */
+  maxWaiting?: number;
+  /** Told when a body could not be sent, or spans were dropped (at most once per streak). */
+  onError?: (error: Error) => void;
+}
+
+export class OtlpBatcher implements SpanProcessor {
+  private body: JsonBytes | undefined;
+  private spans = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private readonly waiting: Buffer[] = [];
+  private sending: Promise<void> | undefined;
+  /** Spans dropped since the last body that went out. */
+  private dropped = 0;
+  private closed = false;
+  private readonly maxBatch: number;
+
+  constructor(
+    private readonly sender: OtlpHttpSender,
+    /** All spans share it: the tracer that owns this processor makes them. */
+    private readonly origin: Pick<SpanOrigin, 'resource' | 'instrumentationScope'>,
+    private readonly options: OtlpBatcherOptions = {},
+  ) {
+    this.maxBatch = options.maxBatch ?? 2_048;
+  }
+
+  onStart(): void {}
+
+  onEnd(span: ReadableSpan): void {
+    if (this.closed || (span.spanContext().traceFlags & 1) === 0) return;
+    if (this.body === undefined) {
+      if (this.waiting.length >= (this.options.maxWaiting ?? 4)) {
+        this.drop(1);
+        return;
+      }
+      this.body = new JsonBytes(this.maxBatch * SPAN_BYTES);
+      writeRequestHead(this.body, this.origin.resource, this.origin.instrumentationScope);
+      this.timer = setTimeout(() => this.seal(), this.options.delayMs ?? 1_000).unref();
+    } else this.body.ascii(',');
+    writeSpan(this.body, span);
+    if (++this.spans >= this.maxBatch) this.seal();
+  }
+
+  /** Sends what has ended so far and waits for it to be sent (or given up on). */
+  async forceFlush(): Promise<void> {
+    this.seal();
+    while (this.sending !== undefined) await this.sending;
+  }
+
+  /** Sends what is left, one attempt each, then closes the connections. */
+  async shutdown(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.sender.stopRetrying();
+    await this.forceFlush();
+    this.sender.close();
+  }
+
+  /** Ends the body being written and queues it. */
+  private seal(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.body === undefined) return;
+    this.waiting.push(this.body.ascii(REQUEST_TAIL).bytes());
+    this.body = undefined;
+    this.spans = 0;
+    this.sending ??= this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    for (let next = this.waiting.shift(); next !== undefined; next = this.waiting.shift()) {
+      try {
+        await this.sender.post(next);
+        this.dropped = 0;
+      } catch (error) {
+        this.options.onError?.(error instanceof Error ? error : new Error(String(error)));
+      }
+    }
+    this.sending = undefined;
+  }
+
+  private drop(spans: number): void {
+    if (this.dropped === 0)
+      this.options.onError?.(
+        new Error('the OTLP collector is not keeping up: spans are being dropped'),
+      );
+    this.dropped += spans;
+  }
+}
