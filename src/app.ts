@@ -110,6 +110,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       db: openedBus instanceof SqliteBus ? openedBus.db : undefined,
       routeCounters: () => worker?.stats() ?? {},
       rejects: () => rejects.snapshot(),
+      governor: () => worker?.governorStatus?.(),
       ...(options.traceExporter === undefined ? {} : { traceExporter: options.traceExporter }),
     });
     // Opened even when worker processes run the routes (status and the admin API read it).

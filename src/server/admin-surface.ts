@@ -16,6 +16,8 @@ import { LiveFeed } from '../observe/live-feed.js';
 import type { Logger } from '../observe/log.js';
 import { AgentdMetrics, type RouteCounters } from '../observe/metrics.js';
 import { OutboxMetrics } from '../observe/outbox-metrics.js';
+import { registerGovernorMetrics, type GovernorReading } from '../observe/governor-metrics.js';
+import type { BudgetStatus } from '../governor/budget-ledger.js';
 import { DispatchObserver, type OutboxObserver } from '../observe/outbox-observer.js';
 import type { RejectCount } from '../observe/reject-counter.js';
 import { DaemonObserver, type RunObserver } from '../observe/run-observer.js';
@@ -33,6 +35,8 @@ export interface AdminSurfaceOptions {
   /** Read at scrape time: the worker's counters and the webhook reject counts. */
   routeCounters: () => Record<string, RouteCounters>;
   rejects: () => RejectCount[];
+  /** Read at scrape time: budgets, pauses and circuits (absent while no worker runs here). */
+  governor?: () => GovernorStatus | undefined;
   /** Spans go here instead of (or without) observe.otlp: tests and embedders. */
   traceExporter?: SpanExporter;
 }
@@ -54,6 +58,9 @@ export class AdminSurface {
       ...(backlog === undefined ? {} : { backlog: () => backlog.read() }),
       rejects: options.rejects,
     });
+    const governor = options.governor;
+    if (governor !== undefined)
+      registerGovernorMetrics(this.metrics.registry, () => governorReading(governor()));
     this.tracing = tracingFor(options);
     this.observer = new DaemonObserver({
       metrics: this.metrics,
@@ -127,4 +134,25 @@ function tracingFor(options: AdminSurfaceOptions): Tracing | undefined {
     options.node,
     (error) => options.log.warn({ err: error }, 'spans could not be exported; they are dropped'),
   );
+}
+
+/** The governor status as the gauges read it. */
+function governorReading(status: GovernorStatus | undefined): GovernorReading | undefined {
+  if (status === undefined) return undefined;
+  const budgets: GovernorReading['budgets'][number][] = [];
+  const add = (budget: BudgetStatus | undefined) => {
+    if (budget?.tokens !== undefined)
+      budgets.push({ scope: budget.scope, unit: 'tokens', ...budget.tokens });
+    if (budget?.costUsd !== undefined)
+      budgets.push({ scope: budget.scope, unit: 'usd', ...budget.costUsd });
+  };
+  for (const route of status.routes) add(route.budget);
+  add(status.global.budget);
+  return {
+    budgets,
+    paused: status.routes.flatMap((r) =>
+      r.paused === undefined ? [] : [{ route: r.route, cause: r.paused.cause }],
+    ),
+    openCircuits: status.circuits.filter((c) => c.state !== 'closed'),
+  };
 }

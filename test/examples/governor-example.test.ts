@@ -195,6 +195,14 @@ describe('examples/governor', () => {
     expect(alerts.sort((a, b) => a - b)).toEqual([50, 80, 100]);
     const thresholds = await api<{ items: unknown[] }>('/events?type=agentd.budget.threshold');
     expect(thresholds.items).toHaveLength(3);
+    // Prometheus sees the same: nothing left, the route paused by its budget.
+    const metrics = await (
+      await fetch(`${daemon.url}/metrics`, { headers: { authorization: `Bearer ${token}` } })
+    ).text();
+    expect(metrics).toContain('agentd_budget_limit{scope="summarize",unit="tokens"} 10000');
+    expect(metrics).toContain('agentd_budget_used{scope="summarize",unit="tokens"} 12000');
+    expect(metrics).toContain('agentd_budget_left{scope="summarize",unit="tokens"} 0');
+    expect(metrics).toContain('agentd_route_paused{route="summarize",cause="budget"} 1');
 
     const resume = ['resume', 'summarize', '--config', CONFIG, '--data-dir', dataDir];
     const resumed = await runCli(resume, { cwd: REPO });
