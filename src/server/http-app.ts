@@ -70,6 +70,7 @@ export function createHttpApp(options: HttpAppOptions): Hono {
     log: options.log,
     bodyLimitBytes: limit,
     refusals,
+    ...(options.tracing === undefined ? {} : { tracing: options.tracing }),
   });
   app.get('/sources', (c) => {
     if (options.token !== undefined && !bearerMatches(c.req.header('authorization'), options.token))

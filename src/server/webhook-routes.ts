@@ -8,6 +8,7 @@ import { isBacklogFull, type BacklogFullError } from '../governor/backpressure-e
 import type { RefusalLog } from '../governor/backpressure-log.js';
 import { UNKNOWN_SOURCE, type RejectCounter } from '../observe/reject-counter.js';
 import type { Logger } from '../observe/log.js';
+import { SpanKind, traceparentOf, type Span, type Tracing } from '../observe/tracing.js';
 import type { HttpSource } from '../sources/source.js';
 import { WebhookRejectedError } from '../sources/webhook/webhook-rejected-error.js';
 import { BodyTooLargeError, readLimitedBody } from './limited-body.js';
@@ -20,6 +21,8 @@ export interface WebhookRoutesOptions {
   bodyLimitBytes: number;
   /** Where 429s for full backlogs are logged, a line per sender now and then. */
   refusals: RefusalLog;
+  /** An ingest span per verified-or-not request; the events it stores join its trace. */
+  tracing?: Tracing;
 }
 
 // Headers that identify a delivery to its sender, logged with a refusal to help trace it.
@@ -38,6 +41,7 @@ export function mountWebhookRoutes(app: Hono, options: WebhookRoutesOptions): vo
   app.all('/hooks/*', async (c) => {
     const name = c.req.path.slice('/hooks/'.length);
     const source = byName.get(name);
+    let span: Span | undefined;
     try {
       if (source === undefined)
         throw new WebhookRejectedError(404, 'unknown-source', 'no webhook source at this path');
@@ -53,9 +57,21 @@ export function mountWebhookRoutes(app: Hono, options: WebhookRoutesOptions): vo
           `unsupported content type "${contentType || '(none)'}": send ${source.contentTypes.join(' or ')}`,
         );
       const body = await readBody(c.req.raw, source.bodyLimitBytes ?? options.bodyLimitBytes);
-      const reply = await source.handle({ headers: c.req.raw.headers, body });
+      // A sender's traceparent is only a parent for our span; the events carry our span's own.
+      span = options.tracing?.startSpan('ingest', SpanKind.SERVER, c.req.header('traceparent'), {
+        'http.request.method': 'POST',
+        'url.path': c.req.path,
+        'agentd.source': source.name,
+      });
+      const reply = await source.handle({
+        headers: c.req.raw.headers,
+        body,
+        ...(span === undefined ? {} : { traceparent: traceparentOf(span) }),
+      });
+      span?.setAttribute('http.response.status_code', reply.status);
       return c.json(reply.body, reply.status as ContentfulStatusCode, reply.headers);
     } catch (error) {
+      span?.recordException(error as Error);
       if (error instanceof WebhookRejectedError) return refuse(c, source, error, options);
       if (isBacklogFull(error) && source !== undefined)
         return refuseFull(c, source, error, options);
@@ -65,6 +81,8 @@ export function mountWebhookRoutes(app: Hono, options: WebhookRoutesOptions): vo
       );
       c.header('Retry-After', '1');
       return c.json({ error: 'the event store is unavailable; nothing was stored, retry' }, 503);
+    } finally {
+      span?.end();
     }
   });
 }

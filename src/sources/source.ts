@@ -34,6 +34,8 @@ export interface WebhookRequest {
   readonly headers: Headers;
   /** The raw body: signatures are computed over these exact bytes. */
   readonly body: Uint8Array;
+  /** The ingress span's context: events that carry none join the request's trace. */
+  readonly traceparent?: string;
 }
 
 export interface WebhookReply {

@@ -90,7 +90,7 @@ export class GithubWebhookSource implements HttpSource {
         throw new WebhookRejectedError(400, 'invalid-event', error.message);
       throw error;
     }
-    const results = await startedPublish(this.publish, this.name)([stored]);
+    const results = await startedPublish(this.publish, this.name, request)([stored]);
     return acceptedReply(results, 202);
   }
 

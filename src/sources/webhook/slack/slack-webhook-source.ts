@@ -97,7 +97,7 @@ export class SlackWebhookSource implements HttpSource {
         throw new WebhookRejectedError(400, 'invalid-event', error.message);
       throw error;
     }
-    const results = await startedPublish(this.publish, this.name)([event]);
+    const results = await startedPublish(this.publish, this.name, request)([event]);
     const retry = headers.get('x-slack-retry-num');
     if (retry !== null)
       this.options.log.info(

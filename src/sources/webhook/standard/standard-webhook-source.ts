@@ -108,7 +108,7 @@ export class StandardWebhookSource implements HttpSource {
         throw new WebhookRejectedError(400, 'invalid-event', error.message);
       throw error;
     }
-    const results = await startedPublish(this.publish, this.name)([event]);
+    const results = await startedPublish(this.publish, this.name, request)([event]);
     return acceptedReply(results, 202);
   }
 
