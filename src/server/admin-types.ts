@@ -1,6 +1,8 @@
 // The admin API's answers, in one place for both ends: the store queries and routes that write
-// them, and the dashboard (ui/src/api.ts) that reads them. Types and constant lists only, with no
-// imports, so the browser bundle pulls in nothing of the server.
+// them, and the dashboard (ui/src/api.ts) that reads them. Types and constant lists only; the one
+// import is the outbox store's contract, itself free of runtime imports, so the browser bundle
+// pulls in nothing of the server.
+import { ACTION_STATES, type ActionError, type ActionState } from '../bus/outbox-store.js';
 
 export type RunStatus =
   | 'queued'
@@ -282,25 +284,10 @@ export interface RunChange {
 
 // --- the outbox (/api/outbox) ---
 
-export const ACTION_STATES = [
-  'pending',
-  'sending',
-  'done',
-  'dead',
-  'pending-approval',
-  'rejected',
-  'expired',
-  'dry-run',
-] as const;
-export type ActionState = (typeof ACTION_STATES)[number];
-
-export interface ActionErrorView {
-  attempt: number;
-  at: string;
-  error: string;
-  status?: number;
-  body?: string;
-}
+// The states and error records are the outbox store's own (src/bus/outbox-store.ts, free of
+// runtime imports), re-exported so the API and the dashboard cannot drift from the store.
+export { ACTION_STATES };
+export type { ActionState, ActionError as ActionErrorView };
 
 /** One outbox action as GET /api/outbox lists it. */
 export interface OutboxAction {
@@ -323,7 +310,7 @@ export interface OutboxAction {
   updatedAt: string;
   finishedAt: string | null;
   result: unknown;
-  errors: ActionErrorView[];
+  errors: ActionError[];
   reason: string | null;
   decidedBy: string | null;
 }
