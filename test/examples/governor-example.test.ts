@@ -158,6 +158,10 @@ describe('examples/governor', () => {
         status: 'skipped',
         reason: `debounced: superseded by ${ids[i + 1]}`,
       });
+    await eventually(
+      async () => (logged(/^re-indexing web/).length > 0 ? true : undefined),
+      'the re-index log line',
+    );
     expect(logged(/^re-indexing web/)).toEqual(['re-indexing web (last change: src/d.ts)']);
   });
 
@@ -167,6 +171,11 @@ describe('examples/governor', () => {
       async () =>
         (await runsOf('audit')).filter((r) => r.status === 'completed').length === 5 || undefined,
       'the batch to complete',
+    );
+    // The ack is visible in the store before the child's log line has come through its pipe.
+    await eventually(
+      async () => (logged(/audit lines/).length > 0 ? true : undefined),
+      'the batch log line',
     );
     expect(logged(/audit lines/)).toEqual([
       'wrote 5 audit lines in one batch: {"line":1} {"line":2} {"line":3} {"line":4} {"line":5}',
@@ -189,6 +198,10 @@ describe('examples/governor', () => {
     expect(row).toMatchObject({ queued: 1, budget: { spent: true, tokens: { used: 12_000 } } });
     // The tokens used at a crossing depend on how many runs settled together (6,000 or 9,000 at 50%).
     // Thresholds crossed together are handled side by side, so their lines may come in any order.
+    await eventually(
+      async () => (logged(/^budget alert/).length >= 3 ? true : undefined),
+      'three budget alert lines',
+    );
     const alerts = logged(/^budget alert/).map((msg) =>
       Number(/^budget alert: summarize at (\d+)% \(\d+\/10000 tokens this hour\)$/.exec(msg)?.[1]),
     );
