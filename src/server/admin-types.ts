@@ -2,7 +2,12 @@
 // them, and the dashboard (ui/src/api.ts) that reads them. Types and constant lists only; the one
 // import is the outbox store's contract, itself free of runtime imports, so the browser bundle
 // pulls in nothing of the server.
-import { ACTION_STATES, type ActionError, type ActionState } from '../bus/outbox-store.js';
+import {
+  ACTION_STATES,
+  type ActionError,
+  type ActionState,
+  type StoredAction,
+} from '../bus/outbox-store.js';
 
 export type RunStatus =
   | 'queued'
@@ -289,31 +294,8 @@ export interface RunChange {
 export { ACTION_STATES };
 export type { ActionState, ActionError as ActionErrorView };
 
-/** One outbox action as GET /api/outbox lists it. */
-export interface OutboxAction {
-  id: string;
-  key: string;
-  sink: string;
-  action: string;
-  params: unknown;
-  position: string;
-  route: string;
-  runId: string;
-  lane?: string;
-  mode: 'send' | 'dry-run' | 'approval';
-  expiresAt?: number;
-  cause: { id: string; type: string; source: string };
-  state: ActionState;
-  attempt: number;
-  availableAt: number;
-  createdAt: string;
-  updatedAt: string;
-  finishedAt: string | null;
-  result: unknown;
-  errors: ActionError[];
-  reason: string | null;
-  decidedBy: string | null;
-}
+/** One outbox action as GET /api/outbox lists it: the store's record, sent as JSON. */
+export type OutboxAction = StoredAction;
 
 /** GET /api/whoami */
 export interface Whoami {

@@ -12,7 +12,6 @@ import {
 import { actionEvents } from '../../outbox/action-events.js';
 import {
   checkIds,
-  checkSelection,
   reportCount,
   localTime,
   locateStore,
@@ -26,6 +25,12 @@ import {
   type CliStore,
   type StoreOptions,
 } from '../cli-support.js';
+import {
+  addBulkCommand,
+  addShowCommand,
+  storeCommand,
+  type BulkOptions,
+} from '../inspect-commands.js';
 
 interface ListOptions extends StoreOptions {
   state?: string;
@@ -42,16 +47,9 @@ interface DecideOptions extends StoreOptions {
   json?: boolean;
 }
 
-interface BulkOptions extends StoreOptions {
-  all?: boolean;
+interface OutboxBulkOptions extends BulkOptions {
   state?: string;
-  json?: boolean;
 }
-
-const storeOptions = (command: Command) =>
-  command
-    .option('-c, --config <file>', 'config file')
-    .option('-d, --data-dir <dir>', 'store directory');
 
 const ACTION_IDS = { idNoun: 'action id', listCommand: 'agentd outbox list' };
 
@@ -60,124 +58,104 @@ export function registerOutbox(program: Command): void {
     .command('outbox')
     .description('actions recorded by handlers: list, approve or reject, retry dead ones');
 
-  storeOptions(
-    outbox
-      .command('list')
-      .description('actions, newest first')
-      .option('-s, --state <state>', `only this state: ${ACTION_STATES.join(', ')}`)
-      .option('--sink <sink>', 'only this sink: github, slack, http, bus')
-      .option('-r, --route <name>', 'only this route')
-      .option('--run <id>', 'only this run')
-      .option('-n, --limit <n>', 'how many', '50')
-      .option('--json', 'print JSON'),
-  ).action(async (opts: ListOptions) => {
-    const limit = parsePositiveInt(opts.limit, '--limit');
-    const state = opts.state === undefined ? undefined : parseState(opts.state, '--state');
-    const list = await withOutbox(opts, (store) =>
-      store.list({
-        limit,
-        ...(state === undefined ? {} : { state }),
-        ...(opts.sink === undefined ? {} : { sink: opts.sink }),
-        ...(opts.route === undefined ? {} : { route: opts.route }),
-        ...(opts.run === undefined ? {} : { runId: opts.run }),
-      }),
-    );
-    if (opts.json === true) return printJson(list ?? []);
-    printTable(
-      ['id', 'state', 'action', 'target', 'route', 'attempts', 'recorded', 'note'],
-      (list ?? []).map((a) => [
-        a.id,
-        a.state,
-        `${a.sink}.${a.action}`,
-        shorten(targetOf(a), 40),
-        a.route,
-        a.attempt,
-        localTime(a.createdAt),
-        shorten(noteOf(a), 50),
-      ]),
-      'no outbox actions',
-    );
-  });
-
-  storeOptions(
-    outbox
-      .command('show')
-      .description('one action: parameters, state, result, every error')
-      .argument('<id>')
-      .option('--json', 'print JSON'),
-  ).action(async (id: string, opts: StoreOptions & { json?: boolean }) => {
-    const found = await withOutbox(opts, (store) => store.show(id));
-    if (found === undefined)
-      throw new UsageError(`no outbox action with id ${id} (see agentd outbox list)`);
-    if (opts.json === true) return printJson(found);
-    process.stdout.write(describe(found));
-  });
-
-  storeOptions(
-    outbox
-      .command('approve')
-      .description('send actions that wait for approval')
-      .argument('<ids...>')
-      .option('--by <name>', 'who approves (default: your user name)')
-      .option('--json', 'print JSON'),
-  ).action(async (ids: string[], opts: DecideOptions) => {
-    checkIds(ids, ACTION_IDS);
-    const approved = await withOutbox(opts, (store) => store.approve(ids, opts.by ?? operator()));
-    reportDecision('approved', ids, approved ?? [], opts.json === true);
-  });
-
-  storeOptions(
-    outbox
-      .command('reject')
-      .description('never send actions that wait for approval')
-      .argument('<ids...>')
-      .option('--by <name>', 'who rejects (default: your user name)')
-      .option('--reason <text>', 'why (kept with the action)')
-      .option('--json', 'print JSON'),
-  ).action(async (ids: string[], opts: DecideOptions) => {
-    checkIds(ids, ACTION_IDS);
-    const reason = opts.reason ?? 'rejected by an operator';
-    const rejected = await withOutbox(opts, (outbox, located) => {
-      const source = `agentd://${located.loaded.config.node ?? hostname()}`;
-      return outbox.reject(ids, opts.by ?? operator(), reason, (action) =>
-        actionEvents(outbox, action, { status: 'rejected', reason }, source),
+  storeCommand(outbox, 'list', 'actions, newest first')
+    .option('-s, --state <state>', `only this state: ${ACTION_STATES.join(', ')}`)
+    .option('--sink <sink>', 'only this sink: github, slack, http, bus')
+    .option('-r, --route <name>', 'only this route')
+    .option('--run <id>', 'only this run')
+    .option('-n, --limit <n>', 'how many', '50')
+    .option('--json', 'print JSON')
+    .action(async (opts: ListOptions) => {
+      const limit = parsePositiveInt(opts.limit, '--limit');
+      const state = opts.state === undefined ? undefined : parseState(opts.state, '--state');
+      const list = await withOutbox(opts, (store) =>
+        store.list({
+          limit,
+          ...(state === undefined ? {} : { state }),
+          ...(opts.sink === undefined ? {} : { sink: opts.sink }),
+          ...(opts.route === undefined ? {} : { route: opts.route }),
+          ...(opts.run === undefined ? {} : { runId: opts.run }),
+        }),
+      );
+      if (opts.json === true) return printJson(list ?? []);
+      printTable(
+        ['id', 'state', 'action', 'target', 'route', 'attempts', 'recorded', 'note'],
+        (list ?? []).map((a) => [
+          a.id,
+          a.state,
+          `${a.sink}.${a.action}`,
+          shorten(targetOf(a), 40),
+          a.route,
+          a.attempt,
+          localTime(a.createdAt),
+          shorten(noteOf(a), 50),
+        ]),
+        'no outbox actions',
       );
     });
-    reportDecision('rejected', ids, rejected ?? [], opts.json === true);
+
+  addShowCommand(outbox, {
+    description: 'one action: parameters, state, result, every error',
+    missing: (id) => `no outbox action with id ${id} (see agentd outbox list)`,
+    find: (id, opts) => withOutbox(opts, (store) => store.show(id)),
+    describe,
   });
 
-  storeOptions(
-    outbox
-      .command('retry')
-      .description('send dead actions again (the outbox DLQ)')
-      .argument('[ids...]')
-      .option('--all', 'every dead action')
-      .option('--json', 'print JSON'),
-  ).action(async (ids: string[], opts: BulkOptions) => {
-    checkSelection(ids, opts.all, ACTION_IDS);
-    const count = await withOutbox(opts, (store) =>
-      store.retryDead(opts.all === true ? 'all' : ids),
-    );
-    reportCount('retried', count ?? 0, 'action', opts.json === true);
+  storeCommand(outbox, 'approve', 'send actions that wait for approval')
+    .argument('<ids...>')
+    .option('--by <name>', 'who approves (default: your user name)')
+    .option('--json', 'print JSON')
+    .action(async (ids: string[], opts: DecideOptions) => {
+      checkIds(ids, ACTION_IDS);
+      const approved = await withOutbox(opts, (store) => store.approve(ids, opts.by ?? operator()));
+      reportDecision('approved', ids, approved ?? [], opts.json === true);
+    });
+
+  storeCommand(outbox, 'reject', 'never send actions that wait for approval')
+    .argument('<ids...>')
+    .option('--by <name>', 'who rejects (default: your user name)')
+    .option('--reason <text>', 'why (kept with the action)')
+    .option('--json', 'print JSON')
+    .action(async (ids: string[], opts: DecideOptions) => {
+      checkIds(ids, ACTION_IDS);
+      const reason = opts.reason ?? 'rejected by an operator';
+      const rejected = await withOutbox(opts, (outbox, located) => {
+        const source = `agentd://${located.loaded.config.node ?? hostname()}`;
+        return outbox.reject(ids, opts.by ?? operator(), reason, (action) =>
+          actionEvents(outbox, action, { status: 'rejected', reason }, source),
+        );
+      });
+      reportDecision('rejected', ids, rejected ?? [], opts.json === true);
+    });
+
+  addBulkCommand<OutboxBulkOptions>(outbox, {
+    name: 'retry',
+    description: 'send dead actions again (the outbox DLQ)',
+    selection: ACTION_IDS,
+    all: 'every dead action',
+    async run(ids, opts) {
+      const count = await withOutbox(opts, (store) =>
+        store.retryDead(opts.all === true ? 'all' : ids),
+      );
+      reportCount('retried', count ?? 0, 'action', opts.json === true);
+    },
   });
 
-  storeOptions(
-    outbox
-      .command('purge')
-      .description('delete finished actions: dead ones unless --state names another')
-      .argument('[ids...]')
-      .option('--all', 'every action in that state')
-      .option('-s, --state <state>', 'dead (default), done, rejected, expired or dry-run')
-      .option('--json', 'print JSON'),
-  ).action(async (ids: string[], opts: BulkOptions) => {
-    checkSelection(ids, opts.all, ACTION_IDS);
-    const state = opts.state === undefined ? 'dead' : parseState(opts.state, '--state');
-    if (!['dead', 'done', 'rejected', 'expired', 'dry-run'].includes(state))
-      throw new UsageError(`--state: only finished actions can be purged, not ${state}`);
-    const count = await withOutbox(opts, (store) =>
-      store.purge(opts.all === true ? 'all' : ids, [state]),
-    );
-    reportCount('purged', count ?? 0, 'action', opts.json === true);
+  addBulkCommand<OutboxBulkOptions>(outbox, {
+    name: 'purge',
+    description: 'delete finished actions: dead ones unless --state names another',
+    selection: ACTION_IDS,
+    all: 'every action in that state',
+    options: [['-s, --state <state>', 'dead (default), done, rejected, expired or dry-run']],
+    async run(ids, opts) {
+      const state = opts.state === undefined ? 'dead' : parseState(opts.state, '--state');
+      if (!['dead', 'done', 'rejected', 'expired', 'dry-run'].includes(state))
+        throw new UsageError(`--state: only finished actions can be purged, not ${state}`);
+      const count = await withOutbox(opts, (store) =>
+        store.purge(opts.all === true ? 'all' : ids, [state]),
+      );
+      reportCount('purged', count ?? 0, 'action', opts.json === true);
+    },
   });
 }
 

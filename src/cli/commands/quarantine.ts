@@ -2,10 +2,9 @@
 // type's contract. A replay checks them again with the config's contracts as they are now.
 import type { Command } from 'commander';
 import type { Bus } from '../../bus/bus.js';
-import type { Quarantine, QuarantinedEvent } from '../../bus/quarantine.js';
+import type { Quarantine, QuarantinedEvent, QuarantineReplay } from '../../bus/quarantine.js';
 import { describeIssues } from '../../core/ingest-gate.js';
 import {
-  checkSelection,
   reportCount,
   localTime,
   locateStore,
@@ -18,6 +17,12 @@ import {
   withStore,
   type StoreOptions,
 } from '../cli-support.js';
+import {
+  addBulkCommand,
+  addShowCommand,
+  storeCommand,
+  type BulkOptions,
+} from '../inspect-commands.js';
 
 interface ListOptions extends StoreOptions {
   type?: string;
@@ -25,121 +30,104 @@ interface ListOptions extends StoreOptions {
   json?: boolean;
 }
 
-interface BulkOptions extends StoreOptions {
-  all?: boolean;
+interface QuarantineBulkOptions extends BulkOptions {
   type?: string;
-  json?: boolean;
 }
 
-const storeOptions = (command: Command) =>
-  command
-    .option('-c, --config <file>', 'config file')
-    .option('-d, --data-dir <dir>', 'store directory');
-
 const QUARANTINE_IDS = { idNoun: 'quarantine id', listCommand: 'agentd quarantine list' };
+const TYPE_FILTER = {
+  flags: '-t, --type <type>',
+  description: 'with --all: only this event type',
+  option: 'type',
+} as const;
 
 export function registerQuarantine(program: Command): void {
   const quarantine = program
     .command('quarantine')
     .description("events refused at ingest: their data broke their type's contract");
 
-  storeOptions(
-    quarantine
-      .command('list')
-      .description('quarantined events, newest first')
-      .option('-t, --type <type>', 'only this event type')
-      .option('-n, --limit <n>', 'how many', '50')
-      .option('--json', 'print JSON'),
-  ).action(async (opts: ListOptions) => {
-    const limit = parsePositiveInt(opts.limit, '--limit');
-    const list =
-      (await withQuarantine(opts, (q) =>
-        q.list({ limit, ...(opts.type === undefined ? {} : { type: opts.type }) }),
-      )) ?? [];
-    if (opts.json === true) return printJson(list);
-    printTable(
-      ['id', 'event', 'contract', 'since', 'issues'],
-      list.map((q) => [
-        q.id,
-        `${q.event.type} ${q.event.id}`,
-        q.dataschema ?? '',
-        localTime(q.quarantinedAt),
-        shorten(describeIssues(q.issues), 70),
-      ]),
-      'the quarantine is empty',
-    );
-  });
-
-  storeOptions(
-    quarantine
-      .command('show')
-      .description('one quarantined event: what is wrong with it, and the event')
-      .argument('<id>')
-      .option('--json', 'print JSON'),
-  ).action(async (id: string, opts: StoreOptions & { json?: boolean }) => {
-    const found = await withQuarantine(opts, (q) => q.show(id));
-    if (found === undefined)
-      throw new UsageError(`no quarantined event with id ${id} (see agentd quarantine list)`);
-    if (opts.json === true) return printJson(found);
-    process.stdout.write(describe(found));
-  });
-
-  storeOptions(
-    quarantine
-      .command('replay')
-      .description(
-        'check quarantined events again with the current contracts; publish those that pass',
-      )
-      .argument('[ids...]', 'quarantine ids')
-      .option('--all', 'every quarantined event (or every one of --type)')
-      .option('-t, --type <type>', 'with --all: only this event type')
-      .option('--json', 'print JSON'),
-  ).action(async (ids: string[], opts: BulkOptions) => {
-    checkSelection(ids, opts.all, {
-      ...QUARANTINE_IDS,
-      filter: { flag: '--type', value: opts.type },
-    });
-    const outcome = await withQuarantine(opts, async (q) => q.replay(await select(q, ids, opts)));
-    if (outcome === undefined)
-      return reportCount('replayed', 0, 'quarantined event', opts.json === true);
-    if (opts.json === true) printJson(outcome);
-    else {
-      const lines = [
-        `published ${outcome.published.length}` +
-          (outcome.duplicates.length > 0
-            ? `, ${outcome.duplicates.length} already stored (dropped)`
-            : '') +
-          `, still refused ${outcome.refused.length}`,
-        ...outcome.refused.map((r) => `  ${r.id}: ${describeIssues(r.issues)}`),
-      ];
-      process.stdout.write(`${lines.join('\n')}\n`);
-    }
-    if (outcome.missing.length > 0)
-      throw new UsageError(`no quarantined event with id ${outcome.missing.join(', ')}`);
-    if (outcome.refused.length > 0)
-      throw new Error(
-        `${outcome.refused.length} event${outcome.refused.length === 1 ? '' : 's'} still break${outcome.refused.length === 1 ? 's' : ''} ${outcome.refused.length === 1 ? 'its' : 'their'} contract: ${shorten(describeIssues(outcome.refused[0]?.issues ?? []), 120)}`,
+  storeCommand(quarantine, 'list', 'quarantined events, newest first')
+    .option('-t, --type <type>', 'only this event type')
+    .option('-n, --limit <n>', 'how many', '50')
+    .option('--json', 'print JSON')
+    .action(async (opts: ListOptions) => {
+      const limit = parsePositiveInt(opts.limit, '--limit');
+      const list =
+        (await withQuarantine(opts, (q) =>
+          q.list({ limit, ...(opts.type === undefined ? {} : { type: opts.type }) }),
+        )) ?? [];
+      if (opts.json === true) return printJson(list);
+      printTable(
+        ['id', 'event', 'contract', 'since', 'issues'],
+        list.map((q) => [
+          q.id,
+          `${q.event.type} ${q.event.id}`,
+          q.dataschema ?? '',
+          localTime(q.quarantinedAt),
+          shorten(describeIssues(q.issues), 70),
+        ]),
+        'the quarantine is empty',
       );
+    });
+
+  addShowCommand(quarantine, {
+    description: 'one quarantined event: what is wrong with it, and the event',
+    missing: (id) => `no quarantined event with id ${id} (see agentd quarantine list)`,
+    find: (id, opts) => withQuarantine(opts, (q) => q.show(id)),
+    describe,
   });
 
-  storeOptions(
-    quarantine
-      .command('purge')
-      .description('delete quarantined events for good')
-      .argument('[ids...]', 'quarantine ids')
-      .option('--all', 'every quarantined event (or every one of --type)')
-      .option('-t, --type <type>', 'with --all: only this event type')
-      .option('--json', 'print JSON'),
-  ).action(async (ids: string[], opts: BulkOptions) => {
-    checkSelection(ids, opts.all, {
-      ...QUARANTINE_IDS,
-      filter: { flag: '--type', value: opts.type },
-    });
-    const count = await withQuarantine(opts, async (q) =>
-      q.purge(ids.length === 0 && opts.type === undefined ? 'all' : await select(q, ids, opts)),
-    );
-    reportCount('purged', count ?? 0, 'quarantined event', opts.json === true);
+  addBulkCommand<QuarantineBulkOptions>(quarantine, {
+    name: 'replay',
+    description:
+      'check quarantined events again with the current contracts; publish those that pass',
+    selection: QUARANTINE_IDS,
+    all: 'every quarantined event (or every one of --type)',
+    filter: TYPE_FILTER,
+    async run(ids, opts) {
+      const outcome = await withQuarantine(opts, async (q) => q.replay(await select(q, ids, opts)));
+      if (outcome === undefined)
+        return reportCount('replayed', 0, 'quarantined event', opts.json === true);
+      reportReplay(outcome, opts.json === true);
+    },
   });
+
+  addBulkCommand<QuarantineBulkOptions>(quarantine, {
+    name: 'purge',
+    description: 'delete quarantined events for good',
+    selection: QUARANTINE_IDS,
+    all: 'every quarantined event (or every one of --type)',
+    filter: TYPE_FILTER,
+    async run(ids, opts) {
+      const count = await withQuarantine(opts, async (q) =>
+        q.purge(ids.length === 0 && opts.type === undefined ? 'all' : await select(q, ids, opts)),
+      );
+      reportCount('purged', count ?? 0, 'quarantined event', opts.json === true);
+    },
+  });
+}
+
+/** What a replay did; throws (exit code) when ids were missing or events are still refused. */
+function reportReplay(outcome: QuarantineReplay, json: boolean): void {
+  if (json) printJson(outcome);
+  else {
+    const lines = [
+      `published ${outcome.published.length}` +
+        (outcome.duplicates.length > 0
+          ? `, ${outcome.duplicates.length} already stored (dropped)`
+          : '') +
+        `, still refused ${outcome.refused.length}`,
+      ...outcome.refused.map((r) => `  ${r.id}: ${describeIssues(r.issues)}`),
+    ];
+    process.stdout.write(`${lines.join('\n')}\n`);
+  }
+  if (outcome.missing.length > 0)
+    throw new UsageError(`no quarantined event with id ${outcome.missing.join(', ')}`);
+  const refused = outcome.refused.length;
+  if (refused > 0)
+    throw new Error(
+      `${refused} event${refused === 1 ? '' : 's'} still break${refused === 1 ? 's' : ''} ${refused === 1 ? 'its' : 'their'} contract: ${shorten(describeIssues(outcome.refused[0]?.issues ?? []), 120)}`,
+    );
 }
 
 /** Runs `fn` on the configured store's quarantine; undefined when there is no store yet. */
@@ -158,7 +146,11 @@ async function withQuarantine<T>(
   });
 }
 
-async function select(quarantine: Quarantine, ids: string[], opts: BulkOptions): Promise<string[]> {
+async function select(
+  quarantine: Quarantine,
+  ids: string[],
+  opts: QuarantineBulkOptions,
+): Promise<string[]> {
   if (ids.length > 0) return ids;
   const all = await quarantine.list({
     limit: Number.MAX_SAFE_INTEGER,
