@@ -1,8 +1,5 @@
 // Reading a verified webhook request, the same way for every webhook source: headers that must be
-// there, the body as JSON, and the 2xx reply that follows a durable publish.
-import type { PublishResult } from '../../bus/bus.js';
-import { AgentdError } from '../../core/errors.js';
-import type { Publish, WebhookReply, WebhookRequest } from '../source.js';
+// there, the body as JSON, fields of it.
 import { WebhookRejectedError } from './webhook-rejected-error.js';
 
 // ignoreBOM keeps a leading BOM in the text: dropping it would change what the signature covers.
@@ -38,33 +35,6 @@ export function jsonObjectBody(text: string): Record<string, unknown> {
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
     throw new WebhookRejectedError(400, 'malformed-json', 'the body is not a JSON object');
   return parsed as Record<string, unknown>;
-}
-
-/**
- * The publish handed over by start(); a request before start (or after stop) is a 503. Events
- * without a traceparent of their own join the request's ingest span when it has one.
- */
-export function startedPublish(
-  publish: Publish | undefined,
-  name: string,
-  request: WebhookRequest,
-): Publish {
-  if (publish === undefined)
-    throw new AgentdError(`webhook source "${name}" is not running`, {
-      code: 'SOURCE_NOT_STARTED',
-      retryAfterMs: 1_000,
-    });
-  const { traceparent } = request;
-  if (traceparent === undefined) return publish;
-  return (events) => {
-    for (const event of events) event.traceparent ??= traceparent;
-    return publish(events);
-  };
-}
-
-/** What a sender gets once its events are durable: each id and whether it was a duplicate. */
-export function acceptedReply(results: readonly PublishResult[], status = 202): WebhookReply {
-  return { status, body: { accepted: results } };
 }
 
 /** A string field of a JSON object, or undefined. */

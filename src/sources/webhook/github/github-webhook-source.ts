@@ -1,17 +1,11 @@
 // GitHub webhooks at /hooks/<name>: X-Hub-Signature-256 checked in constant time against each
 // configured secret (several while rotating), X-GitHub-Delivery as the event id, ping answered.
 import type * as OctokitWebhooks from '@octokit/webhooks-methods';
-import { ValidationError } from '../../../core/errors.js';
 import type { Logger } from '../../../observe/log.js';
-import type { HttpSource, Publish, WebhookReply, WebhookRequest } from '../../source.js';
+import type { WebhookReply, WebhookRequest } from '../../source.js';
+import { acceptedReply, JsonWebhookSource } from '../json-webhook-source.js';
 import { WebhookRejectedError } from '../webhook-rejected-error.js';
-import {
-  acceptedReply,
-  bodyText,
-  jsonObjectBody,
-  requiredHeader,
-  startedPublish,
-} from '../webhook-request.js';
+import { bodyText, jsonObjectBody, requiredHeader } from '../webhook-request.js';
 import { githubEvent } from './github-event.js';
 
 export interface GithubWebhookSourceOptions {
@@ -27,21 +21,12 @@ export interface GithubWebhookSourceOptions {
 const SIGNATURE = /^sha256=[0-9a-f]{64}$/;
 const EVENT_NAME = /^[a-z0-9_]{1,64}$/;
 
-export class GithubWebhookSource implements HttpSource {
+export class GithubWebhookSource extends JsonWebhookSource {
   readonly kind = 'github';
-  readonly name: string;
-  readonly contentTypes = ['application/json'] as const;
-  readonly bodyLimitBytes: number | undefined;
-  private publish: Publish | undefined;
 
   constructor(private readonly options: GithubWebhookSourceOptions) {
+    super(options);
     if (options.secrets.length === 0) throw new Error('a GitHub webhook source needs a secret');
-    this.name = options.name;
-    this.bodyLimitBytes = options.bodyLimitBytes;
-  }
-
-  async start(publish: Publish): Promise<void> {
-    this.publish = publish;
   }
 
   async handle(request: WebhookRequest): Promise<WebhookReply> {
@@ -76,21 +61,15 @@ export class GithubWebhookSource implements HttpSource {
       return { status: 200, body: { pong: true } };
     }
 
-    let stored;
-    try {
-      stored = githubEvent({
+    const results = await this.store(request, () =>
+      githubEvent({
         sourceName: this.name,
         event,
         deliveryId,
         payload,
         ...(this.options.node === undefined ? {} : { origin: this.options.node }),
-      });
-    } catch (error) {
-      if (error instanceof ValidationError)
-        throw new WebhookRejectedError(400, 'invalid-event', error.message);
-      throw error;
-    }
-    const results = await startedPublish(this.publish, this.name, request)([stored]);
+      }),
+    );
     return acceptedReply(results, 202);
   }
 

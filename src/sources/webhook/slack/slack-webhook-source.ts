@@ -1,16 +1,10 @@
 // The Slack Events API at /hooks/<name>: signed requests only, the url_verification challenge
 // answered, event callbacks stored once per event_id (Slack's retries answer 200 as duplicates).
-import { ValidationError } from '../../../core/errors.js';
 import type { Logger } from '../../../observe/log.js';
-import type { HttpSource, Publish, WebhookReply, WebhookRequest } from '../../source.js';
+import type { WebhookReply, WebhookRequest } from '../../source.js';
+import { acceptedReply, JsonWebhookSource } from '../json-webhook-source.js';
 import { WebhookRejectedError } from '../webhook-rejected-error.js';
-import {
-  acceptedReply,
-  bodyText,
-  jsonObjectBody,
-  startedPublish,
-  stringField,
-} from '../webhook-request.js';
+import { bodyText, jsonObjectBody, stringField } from '../webhook-request.js';
 import { slackEvent } from './slack-event.js';
 import { verifySlackSignature } from './slack-signature.js';
 
@@ -25,21 +19,12 @@ export interface SlackWebhookSourceOptions {
   now?: () => number;
 }
 
-export class SlackWebhookSource implements HttpSource {
+export class SlackWebhookSource extends JsonWebhookSource {
   readonly kind = 'slack';
-  readonly name: string;
-  readonly contentTypes = ['application/json'] as const;
-  readonly bodyLimitBytes: number | undefined;
-  private publish: Publish | undefined;
 
   constructor(private readonly options: SlackWebhookSourceOptions) {
+    super(options);
     if (options.signingSecrets.length === 0) throw new Error('a Slack source needs a secret');
-    this.name = options.name;
-    this.bodyLimitBytes = options.bodyLimitBytes;
-  }
-
-  async start(publish: Publish): Promise<void> {
-    this.publish = publish;
   }
 
   async handle(request: WebhookRequest): Promise<WebhookReply> {
@@ -85,25 +70,19 @@ export class SlackWebhookSource implements HttpSource {
       return { status: 200, body: { ignored: kind ?? '(no type)' } };
     }
 
-    let event;
-    try {
-      event = slackEvent({
+    const results = await this.store(request, () =>
+      slackEvent({
         sourceName: this.name,
         payload,
         ...(this.options.node === undefined ? {} : { origin: this.options.node }),
-      });
-    } catch (error) {
-      if (error instanceof ValidationError)
-        throw new WebhookRejectedError(400, 'invalid-event', error.message);
-      throw error;
-    }
-    const results = await startedPublish(this.publish, this.name, request)([event]);
+      }),
+    );
     const retry = headers.get('x-slack-retry-num');
     if (retry !== null)
       this.options.log.info(
         {
           source: this.name,
-          eventId: event.id,
+          eventId: results[0]?.id,
           retry,
           reason: headers.get('x-slack-retry-reason'),
           duplicate: results[0]?.duplicate,

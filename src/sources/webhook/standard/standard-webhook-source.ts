@@ -6,9 +6,10 @@ import { ValidationError } from '../../../core/errors.js';
 import { toEvent } from '../../../core/envelope.js';
 import { fillTemplate, typeSegments } from '../../../core/type-template.js';
 import type { Logger } from '../../../observe/log.js';
-import type { HttpSource, Publish, WebhookReply, WebhookRequest } from '../../source.js';
+import type { Publish, WebhookReply, WebhookRequest } from '../../source.js';
+import { acceptedReply, JsonWebhookSource } from '../json-webhook-source.js';
 import { WebhookRejectedError } from '../webhook-rejected-error.js';
-import { acceptedReply, bodyText, jsonObjectBody, startedPublish } from '../webhook-request.js';
+import { bodyText, jsonObjectBody } from '../webhook-request.js';
 
 export interface StandardWebhookSourceOptions {
   name: string;
@@ -40,22 +41,17 @@ export function standardVerifiers(secrets: readonly string[], path: string): Web
   });
 }
 
-export class StandardWebhookSource implements HttpSource {
+export class StandardWebhookSource extends JsonWebhookSource {
   readonly kind = 'webhook';
-  readonly name: string;
-  readonly contentTypes = ['application/json'] as const;
-  readonly bodyLimitBytes: number | undefined;
-  private publish: Publish | undefined;
 
   constructor(private readonly options: StandardWebhookSourceOptions) {
+    super(options);
     if (options.verifiers.length === 0 && !options.insecure)
       throw new Error(`webhook source "${options.name}" needs a secret or insecure: true`);
-    this.name = options.name;
-    this.bodyLimitBytes = options.bodyLimitBytes;
   }
 
-  async start(publish: Publish): Promise<void> {
-    this.publish = publish;
+  override async start(publish: Publish): Promise<void> {
+    await super.start(publish);
     if (this.options.verifiers.length === 0)
       this.options.log.warn(
         { source: this.name, path: `/hooks/${this.name}` },
@@ -81,9 +77,8 @@ export class StandardWebhookSource implements HttpSource {
         ? undefined
         : fillTemplate(this.options.key, payload, (value) => value.slice(0, MAX_KEY_LENGTH));
     const source = `webhook:${this.name}`;
-    let event;
-    try {
-      event = toEvent(
+    const results = await this.store(request, () =>
+      toEvent(
         {
           source,
           type,
@@ -102,13 +97,8 @@ export class StandardWebhookSource implements HttpSource {
           maxTrust: 'external',
           ...(this.options.node === undefined ? {} : { origin: this.options.node }),
         },
-      );
-    } catch (error) {
-      if (error instanceof ValidationError)
-        throw new WebhookRejectedError(400, 'invalid-event', error.message);
-      throw error;
-    }
-    const results = await startedPublish(this.publish, this.name, request)([event]);
+      ),
+    );
     return acceptedReply(results, 202);
   }
 
