@@ -14,7 +14,7 @@ import type {
 import { resolveApiKey } from './api-key.js';
 import { callWithRetries, estimateTokens, retryPolicyFor } from './provider-retry.js';
 import { providerName, type AnthropicProviderOptions } from './provider-options.js';
-import { sdkLogger } from './sdk-logger.js';
+import { sdkClientOptions } from './sdk-logger.js';
 
 type Params = Anthropic.MessageCreateParamsNonStreaming;
 
@@ -25,12 +25,7 @@ export function createAnthropicProvider(
   const apiKey = resolveApiKey('anthropic', options, 'ANTHROPIC_API_KEY');
   const client = new Anthropic({
     apiKey,
-    ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }),
-    // agentd owns retries, so a long retry-after can go back to the bus instead of blocking.
-    maxRetries: 0,
-    timeout: options.requestTimeoutMs ?? 10 * 60_000,
-    logger: sdkLogger(log),
-    logLevel: 'warn',
+    ...sdkClientOptions(options, log),
   });
   const policy = retryPolicyFor(options);
   const name = providerName(options);

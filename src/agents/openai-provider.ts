@@ -14,7 +14,7 @@ import type {
 } from './conversation.js';
 import { callWithRetries, estimateTokens, retryPolicyFor } from './provider-retry.js';
 import { providerName, type OpenAIProviderOptions } from './provider-options.js';
-import { sdkLogger } from './sdk-logger.js';
+import { sdkClientOptions } from './sdk-logger.js';
 
 type ChatMessage = OpenAI.Chat.Completions.ChatCompletionMessageParam;
 type Params = OpenAI.Chat.Completions.ChatCompletionCreateParamsNonStreaming;
@@ -25,13 +25,8 @@ export function createOpenAIProvider(options: OpenAIProviderOptions, log: Logger
   });
   const client = new OpenAI({
     apiKey,
-    ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }),
+    ...sdkClientOptions(options, log),
     ...(options.headers === undefined ? {} : { defaultHeaders: options.headers }),
-    // agentd owns retries, so a long retry-after can go back to the bus instead of blocking.
-    maxRetries: 0,
-    timeout: options.requestTimeoutMs ?? 10 * 60_000,
-    logger: sdkLogger(log),
-    logLevel: 'warn',
   });
   const policy = retryPolicyFor(options);
   const name = providerName(options);
