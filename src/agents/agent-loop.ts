@@ -24,7 +24,7 @@ import { externalDataBlock, renderPrompt } from './prompt.js';
 import type { SubAgentRunner } from './tools/sub-agent-tool.js';
 import { capText, type AgentTool, type ToolContext } from './tools/tool.js';
 import { openToolset, type Toolset } from './tools/toolset.js';
-import { UsageMeter, type AgentUsage } from './usage.js';
+import { spentOn, UsageMeter, type AgentUsage } from './usage.js';
 
 export const AGENT_DEFAULTS = {
   maxTurns: 20,
@@ -151,14 +151,16 @@ async function runModelAgent(run: AgentRun): Promise<AgentOutcome> {
     };
 
     for (let turn = 1; ; turn++) {
-      const response = await ctx.step(`turn-${turn}`, () =>
-        traced(
+      const response = await ctx.step(`turn-${turn}`, async () => {
+        const fresh = await traced(
           ctx,
           'model call',
           { 'gen_ai.request.model': model, 'agentd.agent': name },
           async () => (await definition.modelProvider(log)).complete(request, { signal, log }),
-        ),
-      );
+        );
+        ctx.spend?.(spentOn(fresh.usage, options.price));
+        return fresh;
+      });
       meter.addTurn(response.usage, options.price);
       overBudget(turn);
       messages.push({ role: 'assistant', content: response.content });
@@ -295,6 +297,7 @@ function scopedContext(ctx: HandlerContext, prefix: string): HandlerContext {
     },
     waitForEvent: ctx.waitForEvent,
     ...(ctx.trace === undefined ? {} : { trace: ctx.trace }),
+    ...(ctx.spend === undefined ? {} : { spend: (spent) => ctx.spend?.(spent) }),
   };
 }
 

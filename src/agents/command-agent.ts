@@ -9,7 +9,7 @@ import { AgentPermissionError, CommandAgentError } from './agent-errors.js';
 import { runProcess } from './child-process.js';
 import { renderPrompt } from './prompt.js';
 import type { CommandProviderOptions } from './provider-options.js';
-import { UsageMeter, type TokenUsage } from './usage.js';
+import { totalTokens, UsageMeter, type TokenUsage } from './usage.js';
 
 export interface CommandRun {
   definition: AgentDefinition;
@@ -48,9 +48,14 @@ export async function runCommandAgent(run: CommandRun): Promise<AgentResult> {
     renderPrompt(definition.options, event, run.task === undefined ? {} : { task: run.task }),
   );
   const text = [prompt.system, prompt.user].filter((s) => s !== undefined).join('\n\n');
-  const record = await ctx.step('command', (): Promise<CommandRecord> =>
-    runCommand(provider, definition, text, workspace, run.signal, log),
-  );
+  const record = await ctx.step('command', async (): Promise<CommandRecord> => {
+    const ran = await runCommand(provider, definition, text, workspace, run.signal, log);
+    ctx.spend?.({
+      tokens: ran.tokens === undefined ? 0 : totalTokens(ran.tokens),
+      costUsd: ran.costUsd,
+    });
+    return ran;
+  });
   const meter = new UsageMeter('command', provider.command);
   meter.addUsage({
     provider: 'command',

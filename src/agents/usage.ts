@@ -1,4 +1,5 @@
 // Token accounting and cost: per turn from the provider's usage report, summed per run.
+import type { Spent } from '../core/route.js';
 
 export interface TokenUsage {
   /** Input tokens billed at the full input rate (cache reads and writes excluded). */
@@ -103,4 +104,12 @@ export class UsageMeter {
 
 function round6(n: number): number {
   return Math.round(n * 1e6) / 1e6;
+}
+
+/** What one model call cost, as ctx.spend books it (dollars only with a price). */
+export function spentOn(usage: TokenUsage, price: Price | undefined): Spent {
+  return {
+    tokens: totalTokens(usage),
+    ...(price === undefined ? {} : { costUsd: costUsd(usage, price) }),
+  };
 }

@@ -40,6 +40,19 @@ export interface HandlerContext {
    * so that contexts made by hand (tests, wrappers) need not carry one.
    */
   readonly trace?: RunTracer;
+  /**
+   * Books what this attempt spent on a model call that ran (not one replayed from a step): agents
+   * call it after each. Budgets charge what an attempt booked whatever became of it, so a run that
+   * fails or is cancelled after spending is charged too; a handler that books nothing is charged the
+   * `usage` its result or error reports. Optional so that contexts made by hand need not have it.
+   */
+  spend?(spent: Spent): void;
+}
+
+/** Tokens (input and output together) and US dollars, as ctx.spend books them. */
+export interface Spent {
+  tokens: number;
+  costUsd?: number | undefined;
 }
 
 export type Handler<TData = unknown> = (event: AgentdEvent<TData>, ctx: HandlerContext) => unknown;

@@ -5,7 +5,7 @@ import { deriveEvent, type AgentdEvent, type EventInput } from '../core/envelope
 import { NonRetryableError } from '../core/errors.js';
 import type { ApprovalOption, Outbox, WaitForEventOptions } from '../core/outbox-api.js';
 import { chainAfter, CHAIN_EXTENSION } from '../governor/loop-guard.js';
-import type { HandlerContext, RunInfo } from '../core/route.js';
+import type { HandlerContext, RunInfo, Spent } from '../core/route.js';
 import { NOOP_TRACER, type RunTracer } from '../core/run-tracer.js';
 import type { Logger } from '../observe/log.js';
 import type { RunSpans } from '../observe/run-spans.js';
@@ -49,6 +49,7 @@ export class RunContext implements HandlerContext {
   private logger: Logger | undefined;
   private readonly recorder: ActionRecorder;
   private parkOn: WaitRequest | undefined;
+  private booked: { tokens: number; costUsd: number } | undefined;
 
   constructor(private readonly options: RunContextOptions) {
     const { delivery } = options;
@@ -71,6 +72,22 @@ export class RunContext implements HandlerContext {
       assertLive: () => this.assertLive('outbox'),
       traceparent: options.spans?.traceparent.bind(options.spans),
     });
+  }
+
+  spend(spent: Spent): void {
+    const tokens = Number.isFinite(spent.tokens) ? Math.max(0, spent.tokens) : 0;
+    const cost = spent.costUsd;
+    const costUsd = cost !== undefined && Number.isFinite(cost) ? Math.max(0, cost) : 0;
+    const sum = this.booked ?? { tokens: 0, costUsd: 0 };
+    this.booked = { tokens: sum.tokens + tokens, costUsd: sum.costUsd + costUsd };
+  }
+
+  /** What ctx.spend booked, in the `usage` shape budgets read off results; undefined if nothing. */
+  get spent(): { usage: { totalTokens: number; costUsd: number } } | undefined {
+    const booked = this.booked;
+    return booked === undefined
+      ? undefined
+      : { usage: { totalTokens: booked.tokens, costUsd: booked.costUsd } };
   }
 
   get outbox(): Outbox {

@@ -165,8 +165,9 @@ async function attempt(
     durationMs,
     failure === undefined ? returned : failure.error,
   );
-  // What the run spent is booked whatever became of it: the tokens are gone either way.
-  await state.gate.settle(ticket, failure === undefined ? returned : failure.error);
+  // What the run spent is booked whatever became of it: the tokens are gone either way. An agent
+  // books each model call as it ends (ctx.spend), so turns replayed from steps are not charged twice.
+  await state.gate.settle(ticket, ctx.spent ?? (failure === undefined ? returned : failure.error));
   return settleRun(
     {
       state,
