@@ -1,15 +1,10 @@
 // A supervised process behind the backlog gate, with real child processes and time on a
 // controllable clock: an exit refused while its route is full waits for room (the restart waits
 // with it) instead of being lost, and is stored once the route drained.
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_SUBSCRIPTION } from '../../src/bus/bus.js';
-import { BacklogGate } from '../../src/governor/backpressure.js';
-import { createLogger } from '../../src/observe/log.js';
 import { ProcessSource, type ProcessExitedData } from '../../src/sources/process/process-source.js';
-import { ManualClock } from '../fixtures/manual-clock.js';
 import { openLocalBus, type LocalBus } from '../sources/local-bus.js';
-import { uncachedBacklogs } from './backpressure-view.js';
+import { gatedRoute } from './backpressure-view.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
@@ -29,23 +24,12 @@ describe('process source under backpressure', () => {
   it('holds an exit refused by a full route, and the restart with it, until there is room', async () => {
     const local: LocalBus = openLocalBus();
     cleanups.push(() => local.close());
-    const route = await local.bus.subscribe('on-exit', {
-      ...DEFAULT_SUBSCRIPTION,
-      types: ['process.exited'],
-    });
-    const lines: Array<Record<string, unknown>> = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-        done();
-      },
-    });
-    const clock = new ManualClock('2026-05-01T10:00:00Z');
-    const gate = new BacklogGate({
-      bus: uncachedBacklogs(local.bus),
-      limits: new Map([['on-exit', 1]]),
-      clock,
-    });
+    const { route, gate, clock, lines, log } = await gatedRoute(
+      local.bus,
+      'on-exit',
+      ['process.exited'],
+      'warn',
+    );
     const source = new ProcessSource({
       name: 'crasher',
       command: [process.execPath, '-e', 'process.exit(3)'],
@@ -56,7 +40,7 @@ describe('process source under backpressure', () => {
       stopGraceMs: 2_000,
       trust: 'operator',
       clock,
-      log: createLogger({ level: 'warn', destination: sink, pretty: false }),
+      log,
     });
     const controller = new AbortController();
     cleanups.push(async () => {

@@ -5,14 +5,11 @@
 import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DEFAULT_SUBSCRIPTION, type Subscription } from '../../src/bus/bus.js';
-import { BacklogGate } from '../../src/governor/backpressure.js';
-import { createLogger } from '../../src/observe/log.js';
+import type { Subscription } from '../../src/bus/bus.js';
 import { FsSource, type FsChangedData } from '../../src/sources/fs/fs-source.js';
-import { ManualClock } from '../fixtures/manual-clock.js';
-import { uncachedBacklogs } from '../governor/backpressure-view.js';
+import type { ManualClock } from '../fixtures/manual-clock.js';
+import { gatedRoute } from '../governor/backpressure-view.js';
 import { openLocalBus, type LocalBus } from './local-bus.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -37,23 +34,12 @@ async function watch(): Promise<Watch> {
   const bus = openLocalBus();
   cleanups.push(() => rmSync(base, { recursive: true, force: true }));
   cleanups.push(() => bus.close());
-  const route = await bus.bus.subscribe('on-docs', {
-    ...DEFAULT_SUBSCRIPTION,
-    types: ['fs.changed'],
-  });
-  const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      done();
-    },
-  });
-  const clock = new ManualClock('2026-05-01T10:00:00Z');
-  const gate = new BacklogGate({
-    bus: uncachedBacklogs(bus.bus),
-    limits: new Map([['on-docs', 1]]),
-    clock,
-  });
+  const { route, clock, gate, lines, log } = await gatedRoute(
+    bus.bus,
+    'on-docs',
+    ['fs.changed'],
+    'debug',
+  );
   const source = new FsSource({
     name: 'docs',
     paths: ['docs'],
@@ -63,7 +49,7 @@ async function watch(): Promise<Watch> {
     maxPaths: 3,
     rescanMs: 1_000,
     clock,
-    log: createLogger({ level: 'debug', destination: sink, pretty: false }),
+    log,
   });
   const controller = new AbortController();
   cleanups.push(async () => {
