@@ -4,7 +4,7 @@
 // also pauses every caller of the provider); a wait longer than the policy allows is handed to the
 // bus instead (a retryable ProviderError with retryAfterMs), so a worker slot is not held for
 // minutes. An open circuit fails the call at once with a CircuitOpenError naming the cool-down.
-import type { Clock } from '../core/clock.js';
+import { sleepOn as sleep } from '../core/clock.js';
 import { CircuitOpenError, type CircuitBreaker } from '../governor/circuit-breaker.js';
 import type { ProviderPermit } from '../governor/provider-limiter.js';
 import { providerGovernor, type ProviderGovernor } from '../governor/provider-limiter-registry.js';
@@ -197,28 +197,4 @@ function isRetryableStatus(status: number | undefined, headers: Headers | undefi
 /** 0.5 s doubling to 8 s, minus up to a quarter of jitter: the vendors' own schedule. */
 function backoffMs(retry: number): number {
   return Math.min(8_000, 500 * 2 ** retry) * (1 - Math.random() * 0.25);
-}
-
-/** Waits on the governor's clock, so tests drive retry waits as they drive the limiter. */
-function sleep(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal.aborted) {
-      reject(signal.reason as Error);
-      return;
-    }
-    // No timer for no wait: a test clock would hold it until the test moves time.
-    if (ms <= 0) {
-      resolve();
-      return;
-    }
-    const onAbort = () => {
-      cancel();
-      reject(signal.reason as Error);
-    };
-    const cancel = clock.setTimer(() => {
-      signal.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal.addEventListener('abort', onAbort, { once: true });
-  });
 }

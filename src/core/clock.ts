@@ -34,3 +34,30 @@ export const systemClock: Clock = {
     return () => clearTimeout(timer);
   },
 };
+
+/**
+ * Waits `ms` on `clock`, so tests drive the wait as they drive the clock; rejects with the
+ * signal's reason if it aborts first.
+ */
+export function sleepOn(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) {
+      reject(signal.reason as Error);
+      return;
+    }
+    // No timer for no wait: a test clock would hold it until the test moves time.
+    if (ms <= 0) {
+      resolve();
+      return;
+    }
+    const onAbort = () => {
+      cancel();
+      reject(signal.reason as Error);
+    };
+    const cancel = clock.setTimer(() => {
+      signal.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+}

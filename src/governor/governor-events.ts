@@ -11,6 +11,28 @@ export const LOOP_DETECTED = 'agentd.loop.detected';
 export const ROUTE_PAUSED = 'agentd.route.paused';
 export const ROUTE_RESUMED = 'agentd.route.resumed';
 
+/**
+ * Types (and namespaces) of the governor's and the breakers' announcements. A route that listens to
+ * these only is how operators hear of a spent budget, so the global budget does not pause it.
+ */
+const ANNOUNCEMENTS = new Set([
+  BUDGET_THRESHOLD,
+  LOOP_DETECTED,
+  ROUTE_PAUSED,
+  ROUTE_RESUMED,
+  'agentd.circuit.opened',
+  'agentd.circuit.closed',
+  'agentd.budget.*',
+  'agentd.route.*',
+  'agentd.circuit.*',
+  'agentd.loop.*',
+]);
+
+/** True when every type pattern of a route names governor announcements only. */
+export function hearsAnnouncementsOnly(types: readonly string[]): boolean {
+  return types.length > 0 && types.every((type) => ANNOUNCEMENTS.has(type));
+}
+
 const internal = (source: string, input: Parameters<typeof toEvent>[0]): AgentdEvent =>
   toEvent(input, { source, trust: 'internal' });
 

@@ -2,7 +2,12 @@
 // budget window, the thresholds already announced, operator pauses, budget pauses lifted by hand,
 // and the run count of each correlation chain. SqliteGovernorStore keeps it in the bus's database,
 // NatsGovernorStore in a JetStream KV bucket every NATS worker shares.
+import type { Clock } from '../core/clock.js';
+import type { RateLimit } from '../core/route.js';
+import type { Logger } from '../observe/log.js';
 import type { BudgetWindow } from './budget-window.js';
+import type { ProviderLimiter, ProviderLimits } from './provider-limiter.js';
+import type { RouteRateLimiter } from './route-rate-limit.js';
 
 export interface UsageAmount {
   tokens: number;
@@ -74,6 +79,21 @@ export interface GovernorStore {
   countChainRun(correlationId: string, now: number): Promise<number>;
   /** Forgets what no longer matters; returns how many records went. */
   sweep(cutoffs: SweepCutoffs): Promise<number>;
+  /**
+   * Rate-limit buckets every worker shares (routes' `rateLimit`, `governor.providers`); absent when
+   * a single process holds them in memory (the SQLite bus's daemon).
+   */
+  readonly rateLimits?: SharedRateLimits;
+}
+
+/** Makes rate limiters whose buckets live in the store, shared by every worker process. */
+export interface SharedRateLimits {
+  routeLimit(route: string, limits: readonly RateLimit[], clock: Clock): RouteRateLimiter;
+  providerLimiter(
+    name: string,
+    limits: ProviderLimits,
+    options: { clock: Clock; log: Logger },
+  ): ProviderLimiter;
 }
 
 export interface SweepCutoffs {

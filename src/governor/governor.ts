@@ -21,10 +21,14 @@ import {
 import { GlobalSlots } from './global-slots.js';
 import { LOOP_DEFAULTS, LoopGuard, type LoopLimits } from './loop-guard.js';
 import { RouteGate, type GateHost, type RunTicket } from './route-gate.js';
+import { rateLimitList, RouteRateLimit } from './route-rate-limit.js';
 
 /** What the daemon's config and composition root give the governor. */
 export interface GovernorSettings {
-  /** Where budgets, pauses and chain counts live. Default: this process's memory. */
+  /**
+   * Where budgets, pauses and chain counts live, and rate-limit buckets when the store shares them.
+   * Default: this process's memory.
+   */
   store?: GovernorStore;
   /** governor.budget: spans every route. */
   budget?: Budget;
@@ -88,7 +92,13 @@ export class Governor implements GateHost {
       route.budget === undefined
         ? undefined
         : new BudgetLedger(route.name, route.budget, this.store, this.clock);
-    const gate = new RouteGate(route, this, budget, this.clock);
+    // Routes with a rate limit share it through the store when it offers that (NATS), so several
+    // worker processes together admit no more than the limit; otherwise it is this process's.
+    const shared = route.rateLimit === undefined ? undefined : this.store.rateLimits;
+    const rate =
+      shared?.routeLimit(route.name, rateLimitList(route.rateLimit), this.clock) ??
+      new RouteRateLimit(route.rateLimit, this.clock);
+    const gate = new RouteGate(route, this, budget, rate);
     this.gates.set(route.name, gate);
     return gate;
   }
@@ -133,7 +143,9 @@ export class Governor implements GateHost {
         by: operator.by,
         since: new Date(operator.at).toISOString(),
       };
-    return budgetPause(this.gates.get(route)?.budget) ?? budgetPause(this.globalBudget);
+    const gate = this.gates.get(route);
+    const own = budgetPause(gate?.budget);
+    return own ?? (gate?.heedsGlobalBudget === false ? undefined : budgetPause(this.globalBudget));
   }
 
   checkLoop(route: string, event: AgentdEvent, attempt: number): Promise<string | undefined> {

@@ -1,9 +1,8 @@
 // The governor's state on NATS: a JetStream KV bucket of its own (`<stream>_governor`), shared by
 // every worker on every machine. Every change is a compare-and-set on the entry's revision, so
 // concurrent workers never lose an increment and a threshold mark goes from absent to present once.
-import { createHash } from 'node:crypto';
 import { Kvm, type KV } from '@nats-io/kv';
-import { KvBucket, type Versioned } from '../bus/nats/kv-bucket.js';
+import { KvBucket } from '../bus/nats/kv-bucket.js';
 import type { NatsStore } from '../bus/nats/nats-store.js';
 import {
   NO_USAGE,
@@ -17,7 +16,10 @@ import {
   type UsageAmount,
   type WindowRef,
 } from './governor-store.js';
+import { changeEntry, keyToken as token, type Change } from './kv-change.js';
 import { readBucket } from './nats-governor-read.js';
+import type { BucketsEntry } from './kv-token-buckets.js';
+import { isIdleRateEntry, NatsRateLimits } from './nats-rate-limits.js';
 
 /**
  * One budget window of one scope: its usage and the thresholds announced in it. Marks live in the
@@ -52,15 +54,13 @@ const keys = {
   chain: (correlationId: string) => `chain.${token(correlationId)}`,
 };
 
-/** Compare-and-set retries before giving up: only a store changing without pause gets there. */
-const MAX_TRIES = 200;
 /** Delete markers older than this are removed by the sweep (a reader may still be looking). */
 const MARKER_AGE_MS = 30 * 60 * 1000;
 
-type Change<T, R> = { value: T; result: R } | { result: R };
-
 export class NatsGovernorStore implements GovernorStore {
   private readonly bucket: KvBucket;
+  /** Routes' and providers' rate limits, in this same bucket. */
+  readonly rateLimits: NatsRateLimits;
 
   private constructor(
     private readonly store: NatsStore,
@@ -68,6 +68,7 @@ export class NatsGovernorStore implements GovernorStore {
     private readonly bucketName: string,
   ) {
     this.bucket = new KvBucket(kv);
+    this.rateLimits = new NatsRateLimits(this.bucket, bucketName);
   }
 
   /**
@@ -172,7 +173,8 @@ export class NatsGovernorStore implements GovernorStore {
 
   /**
    * Drops windows begun before the cutoff (their usage and marks count one record each), chains
-   * last counted before theirs, and lifts that ended; then the delete markers left long enough.
+   * last counted before theirs, rate buckets full again, and lifts that ended; then the delete
+   * markers left long enough.
    */
   async sweep({ windowsBefore, chainsBefore, now }: SweepCutoffs): Promise<number> {
     let gone = 0;
@@ -187,6 +189,8 @@ export class NatsGovernorStore implements GovernorStore {
         // Deleted at the revision read: a window written meanwhile is still in use.
         if (window.start < windowsBefore && (await this.bucket.deleteAt(entry.key, entry.revision)))
           gone += 1 + window.marks.length;
+      } else if (isIdleRateEntry(entry.key, () => entry.json<BucketsEntry>(), now)) {
+        if (await this.bucket.deleteAt(entry.key, entry.revision)) gone += 1;
       } else if (entry.key.startsWith('chain.')) {
         if (
           entry.json<ChainEntry>().at < chainsBefore &&
@@ -215,22 +219,8 @@ export class NatsGovernorStore implements GovernorStore {
     );
   }
 
-  /**
-   * Reads the entry, computes its next value and writes it if the entry is still at the revision
-   * read; otherwise reads again. No write is ever based on a value another worker replaced.
-   */
-  private async change<T, R>(key: string, next: (was: T | undefined) => Change<T, R>): Promise<R> {
-    for (let attempt = 1; attempt <= MAX_TRIES; attempt++) {
-      const found: Versioned<T> | undefined = await this.bucket.get<T>(key);
-      const step = next(found?.value);
-      if (!('value' in step)) return step.result;
-      if ((await this.bucket.swap(key, step.value, found?.revision ?? 0)) > 0) return step.result;
-      // Contended: back off a little, at random, so that racing workers stop colliding.
-      if (attempt > 2) await sleep(Math.random() * Math.min(100, attempt * 5));
-    }
-    throw new Error(
-      `the governor store entry ${key} in bucket ${this.bucketName} changed under every one of ${MAX_TRIES} tries; nothing was written`,
-    );
+  private change<T, R>(key: string, next: (was: T | undefined) => Change<T, R>): Promise<R> {
+    return changeEntry(this.bucket, this.bucketName, key, next);
   }
 }
 
@@ -248,12 +238,4 @@ function emptyWindow(ref: WindowRef): WindowEntry {
 
 function markLabel(mark: ThresholdMark): string {
   return `${mark.unit} ${mark.fraction}`;
-}
-
-function token(text: string): string {
-  return createHash('sha256').update(text).digest('hex').slice(0, 32);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

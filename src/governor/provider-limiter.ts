@@ -25,8 +25,8 @@ export interface ProviderPermit {
 
 /**
  * The seam between the agents and a provider's limits. This module keeps the state in process
- * (one daemon); a variant shared by several worker processes (e.g. a NATS KV bucket) implements
- * the same four members.
+ * (one daemon); NatsProviderLimiter shares it through the governor's KV bucket between worker
+ * processes.
  */
 export interface ProviderLimiter {
   readonly name: string;
@@ -38,7 +38,47 @@ export interface ProviderLimiter {
   pausedUntil(): number | undefined;
 }
 
-const MINUTE_MS = 60_000;
+export const MINUTE_MS = 60_000;
+
+/** Refuses limits that are not positive integers, naming the config field. */
+export function checkProviderLimits(name: string, limits: ProviderLimits): void {
+  for (const field of ['requestsPerMinute', 'tokensPerMinute'] as const) {
+    const value = limits[field];
+    if (value !== undefined && !(Number.isInteger(value) && value > 0))
+      throw new RangeError(
+        `governor.providers.${name}.${field}: expected a positive integer, got ${value}`,
+      );
+  }
+}
+
+/**
+ * A permit that acts once, whichever of settle and cancel comes first; a settle without a usable
+ * count (NaN) charges the estimate.
+ */
+export function permitOnce(
+  estimate: number,
+  apply: { settle(actualTokens: number): void; cancel(): void },
+): ProviderPermit {
+  let done = false;
+  return {
+    settle: (actualTokens) => {
+      if (done) return;
+      done = true;
+      apply.settle(Number.isFinite(actualTokens) ? Math.max(0, actualTokens) : estimate);
+    },
+    cancel: () => {
+      if (done) return;
+      done = true;
+      apply.cancel();
+    },
+  };
+}
+
+/** A call's estimate as whole tokens, at most a minute's worth (it waits for a full bucket). */
+export function fitTokens(tokens: number, tokensPerMinute: number | undefined): number {
+  const n = Number.isFinite(tokens) ? Math.max(0, Math.ceil(tokens)) : 0;
+  return tokensPerMinute === undefined ? n : Math.min(n, tokensPerMinute);
+}
 
 /** A token bucket holding one minute's worth, refilled continuously (as the vendors count). */
 class MinuteBucket {
@@ -93,13 +133,7 @@ export class InProcessProviderLimiter implements ProviderLimiter {
     limits: ProviderLimits = {},
     private readonly clock: Clock = systemClock,
   ) {
-    for (const field of ['requestsPerMinute', 'tokensPerMinute'] as const) {
-      const value = limits[field];
-      if (value !== undefined && !(Number.isInteger(value) && value > 0))
-        throw new RangeError(
-          `governor.providers.${name}.${field}: expected a positive integer, got ${value}`,
-        );
-    }
+    checkProviderLimits(name, limits);
     const now = clock.now();
     this.requests =
       limits.requestsPerMinute === undefined
@@ -155,8 +189,7 @@ export class InProcessProviderLimiter implements ProviderLimiter {
    * instead, and its settle charges the difference.
    */
   private fit(tokens: number): number {
-    const n = Number.isFinite(tokens) ? Math.max(0, Math.ceil(tokens)) : 0;
-    return this.tokens === undefined ? n : Math.min(n, this.tokens.capacity);
+    return fitTokens(tokens, this.tokens?.capacity);
   }
 
   private waitMs(tokens: number, now: number): number {
@@ -172,24 +205,18 @@ export class InProcessProviderLimiter implements ProviderLimiter {
     const now = this.clock.now();
     this.requests?.take(1, now);
     this.tokens?.take(tokens, now);
-    let done = false;
-    return {
-      settle: (actualTokens) => {
-        if (done) return;
-        done = true;
-        const actual = Number.isFinite(actualTokens) ? Math.max(0, actualTokens) : tokens;
+    return permitOnce(tokens, {
+      settle: (actual) => {
         this.tokens?.take(actual - tokens, this.clock.now());
         this.drain();
       },
       cancel: () => {
-        if (done) return;
-        done = true;
         const at = this.clock.now();
         this.requests?.take(-1, at);
         this.tokens?.take(-tokens, at);
         this.drain();
       },
-    };
+    });
   }
 
   /** Grants what fits now, in order, then sleeps until the first waiter could go. */

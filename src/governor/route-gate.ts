@@ -3,13 +3,13 @@
 // guard); after the run, what it cost. Nothing here drops a delivery: "not now" is a wait before
 // the claim or a defer after it, and only the loop guard ends one (in the dead-letter queue).
 import type { Delivery } from '../bus/bus.js';
-import type { Clock } from '../core/clock.js';
 import type { ResolvedRoute } from '../core/config.js';
 import type { AgentdEvent } from '../core/envelope.js';
 import type { BudgetLedger } from './budget-ledger.js';
+import { hearsAnnouncementsOnly } from './governor-events.js';
 import { NO_USAGE, type UsageAmount } from './governor-store.js';
 import type { PauseStatus, RouteGovernorStatus } from './governor-status.js';
-import { RouteRateLimit } from './route-rate-limit.js';
+import type { RouteRateLimiter } from './route-rate-limit.js';
 import { RunRate, UsageHistory, usageAmountOf } from './run-usage.js';
 
 /** What the Governor lends each route's gate. */
@@ -51,9 +51,14 @@ const NO_TICKET = new RunTicket(NO_USAGE, NO_USAGE);
 export class RouteGate {
   readonly name: string;
   readonly priority: number;
-  private readonly rate: RouteRateLimit;
+  private readonly rate: RouteRateLimiter;
   private readonly history = new UsageHistory();
   private readonly runRate: RunRate;
+  /**
+   * False for a route that only hears governor announcements (how operators learn the budget is
+   * spent): the global budget neither pauses nor limits it. Its usage is still booked on it.
+   */
+  readonly heedsGlobalBudget: boolean;
   /** The route names its key: an event without that path has no key (not the partitionkey). */
   private readonly keyed: boolean;
 
@@ -61,11 +66,12 @@ export class RouteGate {
     route: ResolvedRoute,
     private readonly host: GateHost,
     readonly budget: BudgetLedger | undefined,
-    clock: Clock,
+    rate: RouteRateLimiter,
   ) {
     this.name = route.name;
     this.priority = route.priority ?? 0;
-    this.rate = new RouteRateLimit(route.rateLimit, clock);
+    this.rate = rate;
+    this.heedsGlobalBudget = !hearsAnnouncementsOnly(route.types);
     this.runRate = new RunRate(() => host.now());
     this.keyed = [route.key, route.singleton?.key, route.debounce?.key, route.batch?.key].some(
       (key) => key !== undefined,
@@ -83,14 +89,27 @@ export class RouteGate {
     if (this.budget !== undefined)
       room = Math.min(room, this.budget.room(this.reserveOf(this.budget, estimate)));
     const global = this.host.globalBudget;
-    if (global !== undefined) room = Math.min(room, global.room(this.reserveOf(global, estimate)));
+    if (global !== undefined && this.heedsGlobalBudget)
+      room = Math.min(room, global.room(this.reserveOf(global, estimate)));
     // Budgets with runs in flight: a settle frees room and wakes the claim loop.
     return { room };
   }
 
-  /** After a claim of `count` deliveries: their route-wide tokens and budget reservations. */
+  /**
+   * Before the pull: takes up to `want` route-wide rate-limit tokens, how many it got. With none,
+   * room() says when to look again.
+   */
+  takeTokens(want: number): number | Promise<number> {
+    return this.rate.takeUpTo(want);
+  }
+
+  /** After the pull: the tokens of runs that were not claimed, or not started, go back. */
+  giveBackTokens(n: number): void | Promise<void> {
+    if (n > 0) return this.rate.giveBack(n);
+  }
+
+  /** After a claim of `count` deliveries: their budget reservations. */
   claimed(count: number): RunTicket[] {
-    this.rate.take(Math.min(count, this.rate.available()));
     const global = this.host.globalBudget;
     if (this.budget === undefined && global === undefined)
       return Array.from({ length: count }, () => NO_TICKET);
@@ -111,7 +130,7 @@ export class RouteGate {
     const event = delivery.event;
     // Buses that do not report the key order by the partitionkey when the route names none.
     const key = delivery.key ?? (this.keyed ? undefined : event.partitionkey);
-    const wait = this.rate.takeKey(key);
+    const wait = await this.rate.takeKey(key);
     if (wait > 0) return { kind: 'defer', delayMs: wait, reason: 'rate limit' };
     const stopped = await this.host.checkLoop(this.name, event, delivery.attempt);
     if (stopped !== undefined) return { kind: 'stop', reason: stopped };

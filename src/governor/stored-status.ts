@@ -7,6 +7,7 @@ import type { Budget } from '../core/route.js';
 import { BudgetLedger, type BudgetStatus } from './budget-ledger.js';
 import type { GovernorStore } from './governor-store.js';
 import { budgetPause, type PauseStatus } from './governor-status.js';
+import { hearsAnnouncementsOnly } from './governor-events.js';
 
 export interface StoredRouteStatus {
   route: string;
@@ -47,7 +48,7 @@ export async function storedGovernorStatus(
             by: operator.by,
             since: new Date(operator.at).toISOString(),
           }
-        : (budgetPause(ledger) ?? globalPause);
+        : (budgetPause(ledger) ?? (hearsAnnouncementsOnly(route.types) ? undefined : globalPause));
     routes.push({
       route: route.name,
       priority: route.priority ?? 0,

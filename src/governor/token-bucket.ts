@@ -35,6 +35,12 @@ export class TokenBucket {
     return true;
   }
 
+  /** Puts back `n` tokens taken but not used; a bucket never holds more than `limit`. */
+  giveBack(n: number): void {
+    this.refill();
+    this.tokens = Math.min(this.limit, this.tokens + n);
+  }
+
   /** How long until `n` tokens are there (0: now). */
   msUntil(n = 1): number {
     this.refill();

@@ -44,14 +44,25 @@ export async function claimLoop(state: RouteState, deps: ClaimLoopDeps): Promise
     });
     if (grant.count === 0) continue;
     let deliveries: Delivery[] = [];
+    let tokens = 0;
+    let pulled = false;
     try {
-      const signal =
-        grant.preempted === undefined ? stop : AbortSignal.any([stop, grant.preempted]);
-      deliveries = await state.subscription.pull({
-        max: grant.count,
-        waitMs: idle && !grant.contended ? IDLE_POLL_MS : 0,
-        signal,
-      });
+      // A busy route takes its route-wide rate-limit tokens first (a shared bucket may hold
+      // fewer than room() guessed) and pulls no more than it got. An idle one waits for work
+      // holding none, since a shared bucket's token held through a long poll is kept from the
+      // workers that have work, and takes them for what arrived.
+      if (!idle) tokens = await gate.takeTokens(grant.count);
+      if (idle || tokens > 0) {
+        pulled = true;
+        const signal =
+          grant.preempted === undefined ? stop : AbortSignal.any([stop, grant.preempted]);
+        deliveries = await state.subscription.pull({
+          max: idle ? grant.count : tokens,
+          waitMs: idle && !grant.contended ? IDLE_POLL_MS : 0,
+          signal,
+        });
+      }
+      if (idle && deliveries.length > 0) tokens = await gate.takeTokens(deliveries.length);
     } catch (error) {
       if (!stop.aborted)
         log.error({ route: state.route.name, err: error }, 'claiming failed; retrying in 1 s');
@@ -60,18 +71,34 @@ export async function claimLoop(state: RouteState, deps: ClaimLoopDeps): Promise
       grant.finish();
       governor.slots.release(grant.count - deliveries.length);
     }
-    idle = deliveries.length === 0;
-    if (deliveries.length === 0) continue;
-    // Claimed while stopping, or while a pause came in during the poll: handed back untouched,
-    // without spending an attempt.
-    if (stop.aborted || gate.room().paused !== undefined) {
-      await Promise.allSettled(deliveries.map((d) => d.release()));
-      governor.slots.release(deliveries.length);
-      if (stop.aborted) break;
-      continue;
+    // A busy route out of tokens did not pull: it stays busy, and room() knows when to look again.
+    if (pulled) idle = deliveries.length === 0;
+    // Claimed while stopping, while a pause came in during the poll, or (idle) without a token:
+    // handed back untouched, without spending an attempt. Their tokens, and those the pull did
+    // not use, go back.
+    const paused = deliveries.length > 0 && gate.room().paused !== undefined;
+    const runnable = stop.aborted || paused ? 0 : Math.min(deliveries.length, tokens);
+    await giveBack(state, tokens - runnable, log);
+    const unrun = deliveries.slice(runnable);
+    if (unrun.length > 0) {
+      await Promise.allSettled(unrun.map((d) => d.release()));
+      governor.slots.release(unrun.length);
     }
-    const tickets = gate.claimed(deliveries.length);
-    deliveries.forEach((delivery, i) => deps.launch(state, delivery, tickets[i] as RunTicket));
+    if (stop.aborted) break;
+    if (runnable === 0) continue;
+    const tickets = gate.claimed(runnable);
+    for (let i = 0; i < runnable; i++)
+      deps.launch(state, deliveries[i] as Delivery, tickets[i] as RunTicket);
+  }
+}
+
+async function giveBack(state: RouteState, n: number, log: Logger): Promise<void> {
+  if (n <= 0) return;
+  try {
+    await state.gate.giveBackTokens(n);
+  } catch (error) {
+    // Lost tokens only slow the route down until the bucket refills: never more runs than allowed.
+    log.error({ route: state.route.name, err: error }, `giving back ${n} rate-limit tokens failed`);
   }
 }
 

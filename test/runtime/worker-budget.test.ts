@@ -131,12 +131,18 @@ describe('budgets', () => {
     expect(statuses(h.runs('jobs'))).toEqual({ completed: 4, queued: 6 });
   });
 
-  it('pauses every route when the global budget is spent', async () => {
+  it('pauses every route when the global budget is spent, but not the one hearing of it', async () => {
     let ran = 0;
+    const heard: number[] = [];
     const h = await governedWorker(
       [
         on('g.a', { handler: () => (ran++, modelRun(600)), concurrency: 1 }),
         on('g.b', { handler: () => (ran++, modelRun(600)), concurrency: 1 }),
+        // How an operator hears of the spent budget: not paused by it (its usage still counts).
+        on('agentd.budget.threshold', {
+          name: 'alert',
+          handler: (event) => void heard.push((event.data as { fraction: number }).fraction),
+        }),
       ],
       { governor: { budget: { tokens: 1_000, window: 'month' } } },
     );
@@ -155,7 +161,10 @@ describe('budgets', () => {
     expect(status?.routes.map((r) => r.paused?.reason)).toEqual([
       expect.stringMatching(/^the global budget spent: 1200 of 1000 tokens this month/),
       expect.stringMatching(/^the global budget spent/),
+      undefined,
     ]);
+    await waitFor(() => heard.includes(1), 'the alert route ran for the 100% threshold');
+    expect(heard).toEqual([0.5, 0.8, 1]);
     expect(status?.global.budget?.tokens?.used).toBe(1_200);
     // A poll that was waiting when the pause came may claim the new delivery: it hands it back.
     await waitFor(
