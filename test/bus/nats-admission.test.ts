@@ -82,11 +82,17 @@ describe.runIf(available)('admission hooks on a NatsBus', () => {
   });
 
   it('refuses route options it does not implement, naming them', async () => {
-    await expect(bus.subscribe('r', options(['ad.x'], { singleton: 'skip' }))).rejects.toThrow(
-      /route r: the route option "singleton" needs the SQLite bus/,
-    );
     await expect(
-      bus.subscribe('r', options(['ad.x'], { debounce: { waitMs: 10 } })),
-    ).rejects.toThrow(/"debounce"/);
+      bus.subscribe('r', options(['ad.x'], { batch: { maxSize: 10, maxWaitMs: 100 } })),
+    ).rejects.toThrow(/route r: the route option "batch" needs the SQLite bus/);
+    // Singleton, cancelOn and debounce are decided at the key lock: they need ordering 'key'.
+    await expect(
+      bus.subscribe('r', options(['ad.x'], { ordering: 'none', debounce: { waitMs: 10 } })),
+    ).rejects.toThrow(`route r: the route option "debounce" needs ordering 'key' on the NATS bus`);
+    await expect(
+      bus.subscribe('r', options(['ad.x'], { debounce: { waitMs: 10, maxWaitMs: 5 } })),
+    ).rejects.toThrow(
+      /debounce.maxWaitMs: expected a whole number of ms of at least waitMs \(10\)/,
+    );
   });
 });

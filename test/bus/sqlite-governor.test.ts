@@ -1,5 +1,6 @@
 // SqliteBus governor features at fan-out and claim: route keys, fairness, singleton, cancelOn,
-// defer, backlogs. SQLite only (the NATS bus refuses these options for now).
+// defer, backlogs. SQLite only (fairness is SQLite's alone; the NATS bus has its own tests:
+// nats-singleton, nats-debounce).
 import { describe, expect, it } from 'vitest';
 import type { Delivery } from '../../src/bus/bus.js';
 import { SqliteInspector } from '../../src/bus/sqlite/inspect-sql.js';

@@ -115,6 +115,20 @@ export class EventWaits {
     }
   }
 
+  /**
+   * A parked run was cancelled (singleton 'replace', cancelOn: its key lock's cancel mark covers
+   * it): its waits end now, so that its resumed copy comes, finds the mark and ends the run
+   * cancelled without running it. A wait this process has not heard of yet ends as it would have.
+   */
+  async endRun(subToken: string, runSeq: number): Promise<void> {
+    for (const [key, found] of [...this.entries]) {
+      const wait = found.value;
+      if (wait.subToken !== subToken || wait.runSeq !== runSeq || wait.outcome !== undefined)
+        continue;
+      await this.resolve(key, found, { timedOut: true, at: new Date().toISOString() });
+    }
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.sweeper);

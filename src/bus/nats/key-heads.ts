@@ -9,6 +9,8 @@ export interface KeyHeads {
   headOf(keyTok: string, from: number, upTo: number): Promise<number>;
   /** For a release's hint: the key's first message after `done`, or 0 when none is known. */
   nextHeadAfter(keyTok: string, done: number): Promise<number>;
+  /** Debounce: the key's first message after `seq` stored by now, or 0 when there is none. */
+  newerThan(keyTok: string, seq: number): Promise<number>;
 }
 
 /** Who may be a head: a message for this subscription, of its types, and not a resumed copy. */
@@ -54,5 +56,9 @@ export class SubjectHeads implements KeyHeads {
   async nextHeadAfter(keyTok: string, done: number): Promise<number> {
     const head = await this.headOf(keyTok, done + 1, Number.MAX_SAFE_INTEGER);
     return head === Number.MAX_SAFE_INTEGER ? 0 : head;
+  }
+
+  newerThan(keyTok: string, seq: number): Promise<number> {
+    return this.nextHeadAfter(keyTok, seq);
   }
 }

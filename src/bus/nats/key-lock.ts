@@ -11,11 +11,16 @@
 // copy published at the end of the stream (header Agentd-Resumes: <run's seq>). Only that copy may
 // take a parked lock, it holds it `as` the run's seq, and finishing it sets `done` to that seq —
 // so the key's messages between the run and its copy come next, in order. Copies are never heads.
+//
+// Governed routes (route-governor.ts) keep marks in the entry, carried by every write until they no
+// longer apply: `cancel` (singleton 'replace', cancelOn: the key's deliveries below `below` end
+// cancelled), `burst` (debounce: when the key's current burst began), and `live`/`decided`
+// (singleton 'skip': which message of the key may run, as decided in stream order).
 import type { KeyHeads } from './key-heads.js';
 import { kvKeys } from './names.js';
 import type { NatsStore } from './nats-store.js';
 
-interface KeyState {
+export interface KeyState {
   done: number;
   seq?: number;
   dc?: number;
@@ -25,6 +30,37 @@ interface KeyState {
   parked?: true;
   /** Set by a release: the key's first message after `done` for this route, as it was then. */
   next?: number;
+  /** Every unfinished delivery of the key below `below` ends cancelled, with `reason`. */
+  cancel?: { below: number; reason: string };
+  /** Debounce: when the key's current burst began (ms since the epoch, the stream's time). */
+  burst?: number;
+  /**
+   * Singleton 'skip': every message of the key up to `decided` was decided in stream order, and
+   * `live` is the last one decided to run; the others were skipped. The key is busy while
+   * `live > done`, so at most one message of the key is ever live and unfinished.
+   */
+  live?: number;
+  decided?: number;
+}
+
+/** What a governed route reads off the entry once its delivery holds the key. */
+type KeyMarks = Pick<KeyState, 'cancel' | 'burst' | 'live' | 'decided'>;
+
+/** The marks a write keeps: a cancel mark until every delivery below it is done. */
+function carriedMarks(state: KeyState, done: number): KeyMarks {
+  const marks: KeyMarks = {};
+  if (state.cancel !== undefined && state.cancel.below - 1 > done) marks.cancel = state.cancel;
+  if (state.burst !== undefined) marks.burst = state.burst;
+  if (state.live !== undefined) marks.live = state.live;
+  if (state.decided !== undefined) marks.decided = state.decided;
+  return marks;
+}
+
+/** The marks after a run of the key ended (not superseded): the debounce burst ends with it. */
+function burstEnded(marks: KeyMarks): KeyMarks {
+  const kept = { ...marks };
+  delete kept.burst;
+  return kept;
 }
 
 /** run: this delivery holds its key now. wait: an older one of the key is unfinished. finished:
@@ -92,7 +128,7 @@ export class KeyLocks {
         if (head < seq && entry !== undefined) continue;
         if (head < seq) return 'wait';
       }
-      const taken: KeyState = { done: state.done, seq, dc };
+      const taken: KeyState = { done: state.done, seq, dc, ...carriedMarks(state, state.done) };
       const now = await this.store.kvSwap(key, taken, revision);
       if (now > 0) {
         this.known.set(keyTok, { state: taken, revision: now });
@@ -103,16 +139,25 @@ export class KeyLocks {
     return 'wait';
   }
 
+  /** The marks of a key this process holds, as it wrote them when it took the key. */
+  marksOf(keyTok: string): KeyMarks {
+    const state = this.known.get(keyTok)?.state;
+    return state === undefined ? {} : carriedMarks(state, state.done);
+  }
+
   /**
    * Marks the head finished (acked, skipped or dead), freeing the key for its next delivery, and
    * notes the key's next head in the entry so that it takes the key without a lookup. Returns the
    * entry's new revision (0 when this delivery no longer holds the key: a newer delivery took it
-   * over) and the next head (0: none yet).
+   * over) and the next head to wake (0: none yet, or the entry carries marks, which a wake-up's
+   * blind takeover would drop: the next head then reads the entry). `burst` (debounce) is kept
+   * for the next head when this one was superseded; any other finish ends the burst.
    */
   async release(
     seq: number,
     keyTok: string,
     dc: number,
+    burst?: number,
   ): Promise<{ revision: number; next: number }> {
     const key = kvKeys.keyLock(this.subToken, keyTok);
     let next: { done: number; head: number } | undefined;
@@ -127,11 +172,15 @@ export class KeyLocks {
       }
       const done = Math.max(state.done, state.as ?? seq);
       if (next?.done !== done) next = { done, head: await this.nextHead(keyTok, done) };
-      const finished: KeyState = next.head > 0 ? { done, next: next.head } : { done };
+      const marks: KeyMarks = {
+        ...burstEnded(carriedMarks(state, done)),
+        ...(burst === undefined ? {} : { burst }),
+      };
+      const finished: KeyState = { done, ...(next.head > 0 ? { next: next.head } : {}), ...marks };
       const now = await this.store.kvSwap(key, finished, entry.revision);
       if (now > 0) {
         this.known.set(keyTok, { state: finished, revision: now });
-        return { revision: now, next: next.head };
+        return { revision: now, next: Object.keys(marks).length > 0 ? 0 : next.head };
       }
       this.known.delete(keyTok);
     }
@@ -156,7 +205,14 @@ export class KeyLocks {
     const state = entry?.state;
     if (entry === undefined || state?.seq !== seq || state.dc !== dc || state.as !== undefined)
       return 0;
-    const taken: KeyState = { done: Math.max(state.done, seq), seq: nextSeq, dc: nextDc };
+    const done = Math.max(state.done, seq);
+    // A finish by handoff is a run's end: the burst (if any) ends, the other marks carry on.
+    const taken: KeyState = {
+      done,
+      seq: nextSeq,
+      dc: nextDc,
+      ...burstEnded(carriedMarks(state, done)),
+    };
     const now = await this.store.kvSwap(key, taken, entry.revision);
     if (now > 0) this.known.set(keyTok, { state: taken, revision: now });
     else this.known.delete(keyTok);
@@ -180,6 +236,11 @@ export class KeyLocks {
       }
     }
     return 0;
+  }
+
+  /** Debounce: the key's first message for this route after `seq` stored by now, or 0. */
+  async newerThan(keyTok: string, seq: number): Promise<number> {
+    return this.heads.newerThan(keyTok, seq);
   }
 
   /** The key's next head after a release of `done`: its first message for this route, or 0. */
@@ -226,7 +287,13 @@ export class KeyLocks {
       } else if (state.seq !== undefined) {
         return 'wait';
       }
-      const taken: KeyState = { done: state.done, seq, dc, as: runSeq };
+      const taken: KeyState = {
+        done: state.done,
+        seq,
+        dc,
+        as: runSeq,
+        ...carriedMarks(state, state.done),
+      };
       const now = await this.store.kvSwap(key, taken, read?.revision ?? 0);
       if (now > 0) {
         this.known.set(keyTok, { state: taken, revision: now });

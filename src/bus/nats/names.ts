@@ -35,6 +35,12 @@ export interface Names {
   outboxBucket: string;
   /** Core NATS subject (not stored) announcing that a key of a subscription moved on. */
   wakeSubject(subToken: string): string;
+  /** Core NATS subject (not stored) telling a route's workers that a key's older runs are cancelled. */
+  cancelSubject(subToken: string): string;
+  /** Run status changes for the admin API's history (src/history), one stream of their own. */
+  historyStream: string;
+  historySubject(subToken: string): string;
+  historyWildcard: string;
 }
 
 export function namesFor(stream: string): Names {
@@ -62,6 +68,10 @@ export function namesFor(stream: string): Names {
     quarantineWildcard: `${stream}.quarantine.>`,
     outboxBucket: `${stream}_outbox`,
     wakeSubject: (subToken) => `${stream}.wake.${subToken}`,
+    cancelSubject: (subToken) => `${stream}.cancel.${subToken}`,
+    historyStream: `${stream}_HISTORY`,
+    historySubject: (subToken) => `${stream}.hist.${subToken}`,
+    historyWildcard: `${stream}.hist.>`,
   };
 }
 
@@ -125,6 +135,7 @@ export const kvKeys = {
   subscriptions: 'sub.*',
   keyLock: (subToken: string, keyTok: string) => `key.${subToken}.${keyTok}`,
   run: (subToken: string, seq: number) => `run.${subToken}.${seq}`,
+  runs: (subToken: string) => `run.${subToken}.*`,
   /** What an ack records (events, outbox actions), staged before any of it goes out. */
   emits: (subToken: string, seq: number) => `emit.${subToken}.${seq}`,
   /** What a park records, staged per wait step. */

@@ -2,11 +2,13 @@
 // once in one stream (subject `<stream>.ev.<key>.<type>`); each route is a durable pull consumer;
 // per-key order, run records, steps, staged settlements and waits live in one KV bucket; outbox
 // actions in another; dead letters and quarantined events in streams of their own. Nothing a
-// delivery needs lives in one process's memory. See docs/nats-bus.md.
+// delivery needs lives in one process's memory. Routes' singleton, cancelOn and debounce options
+// are applied at publish (publish-governance.ts) and delivery (route-governor.ts). See
+// docs/nats-bus.md.
 import { dlqAddedEvent, shouldAnnounce } from '../dlq-announcement.js';
+import type { Clock } from '../../core/clock.js';
 import type { AgentdEvent } from '../../core/envelope.js';
 import { GateRefusal, type IngestGate } from '../../core/ingest-gate.js';
-import { compilePatterns } from '../../core/type-pattern.js';
 import type {
   Bus,
   ErrorRecord,
@@ -16,22 +18,19 @@ import type {
   SubscriptionOptions,
 } from '../bus.js';
 import { EventWaits } from './event-waits.js';
-import {
-  DELIVER_AT_HEADER,
-  eventMsgId,
-  keyToken,
-  kvKeys,
-  subscriptionToken,
-  type Names,
-} from './names.js';
+import { natsGovernorSpec } from './governed-route.js';
+import { KeyMarksStore } from './key-marks.js';
+import { DELIVER_AT_HEADER, eventMsgId, keyToken, subscriptionToken, type Names } from './names.js';
 import type { Held } from './nats-delivery.js';
 import { NatsDeadLetterQueue } from './nats-dlq.js';
 import { NatsOutbox } from './nats-outbox.js';
 import { NatsQuarantine } from './nats-quarantine.js';
+import { governAtPublish, type StoredEvent } from './publish-governance.js';
 import { asUnavailable, NatsStore, type NatsStoreOptions } from './nats-store.js';
 import { NatsSubscription, type SubscriptionHost } from './nats-subscription.js';
 import { ensureRouteConsumer } from './route-consumer.js';
 import { RouteKey } from './route-key.js';
+import { RouteRegistry, type RegisteredRoute } from './route-registry.js';
 
 export interface NatsBusOptions extends NatsStoreOptions {
   /** The `source` of events the bus itself publishes (agentd.dlq.added). */
@@ -42,17 +41,8 @@ export interface NatsBusOptions extends NatsStoreOptions {
   onError?: (error: unknown, context: Record<string, unknown>) => void | undefined;
   /** Checks each event's data against its type's contract; refused events are quarantined. */
   gate?: IngestGate | undefined;
-}
-
-/** Route options only the SQLite bus implements so far, refused by name at subscribe. */
-const SQLITE_ONLY_OPTIONS = ['fairness', 'singleton', 'cancelOn', 'debounce', 'batch'] as const;
-
-interface Registered {
-  name: string;
-  types: string[];
-  ordering: 'key' | 'none';
-  active: boolean;
-  updatedAt: string;
+  /** The time debounce compares the stream's times with (default: the system clock). */
+  clock?: Pick<Clock, 'now'> | undefined;
 }
 
 /** How long backlogs() may answer from its last look at the consumers. */
@@ -66,11 +56,10 @@ export class NatsBus implements Bus, SubscriptionHost {
   readonly gate: IngestGate | undefined;
   private waitIndex: EventWaits | undefined;
   private backlogCache: { at: number; value: Promise<ReadonlyMap<string, number>> } | undefined;
-  private readonly registry = new Map<string, Registered & { matches: (t: string) => boolean }>();
+  private readonly registry: RouteRegistry;
+  readonly marks: KeyMarksStore;
   private readonly open = new Set<NatsSubscription>();
   private readonly source: string;
-  private watching: Promise<void> | undefined;
-  private stopWatching: (() => void) | undefined;
   private closed = false;
 
   private constructor(
@@ -80,6 +69,8 @@ export class NatsBus implements Bus, SubscriptionHost {
     this.names = store.names;
     this.source = options.source ?? 'agentd://local';
     this.gate = options.gate;
+    this.marks = new KeyMarksStore(store, () => this.waitIndex);
+    this.registry = new RouteRegistry(store, (error, context) => this.reportError(error, context));
     this.dlq = new NatsDeadLetterQueue(store, store.names);
     this.outbox = new NatsOutbox(this);
     this.quarantine = new NatsQuarantine({
@@ -93,12 +84,12 @@ export class NatsBus implements Bus, SubscriptionHost {
   static async connect(options: NatsBusOptions): Promise<NatsBus> {
     const bus = new NatsBus(await NatsStore.open(options), options);
     try {
-      await bus.loadRegistry();
+      await bus.registry.load();
       bus.waitIndex = await EventWaits.open(bus.store, (error, context) =>
         bus.reportError(error, context),
       );
     } catch (error) {
-      bus.stopWatching?.();
+      await bus.registry.close();
       await bus.store.close();
       throw asUnavailable(error, 'loading the route registry and waits');
     }
@@ -125,25 +116,20 @@ export class NatsBus implements Bus, SubscriptionHost {
   async subscribe(name: string, options: SubscriptionOptions): Promise<Subscription> {
     this.assertOpen();
     if (name.length === 0) throw new Error('subscription name must not be empty');
-    for (const option of SQLITE_ONLY_OPTIONS)
-      if (options[option] !== undefined)
-        throw new Error(
-          `route ${name}: the route option "${option}" needs the SQLite bus for now; the NATS bus does not implement it yet`,
-        );
-    // A bad key expression fails here, with a ValidationError naming it, before anything is stored.
+    // A bad key expression or option fails here, naming it, before anything is stored.
     new RouteKey(options);
-    const matches = compilePatterns(options.types);
+    const spec = natsGovernorSpec(name, options);
     const subToken = subscriptionToken(name);
-    const entry: Registered = {
+    const entry: RegisteredRoute = {
       name,
       types: [...options.types],
       ordering: options.ordering,
       active: true,
       updatedAt: new Date().toISOString(),
+      ...(spec === undefined ? {} : { governor: spec }),
     };
     try {
-      await this.store.kvPut(kvKeys.subscription(subToken), entry);
-      this.registry.set(name, { ...entry, matches });
+      const governed = await this.registry.register(entry);
       const startSeq = await ensureRouteConsumer(
         this.store,
         name,
@@ -151,7 +137,7 @@ export class NatsBus implements Bus, SubscriptionHost {
         options,
         this.options.maxAckPending ?? 10_000,
       );
-      const subscription = new NatsSubscription(this, name, subToken, options, startSeq);
+      const subscription = new NatsSubscription(this, name, subToken, options, startSeq, governed);
       this.open.add(subscription);
       return subscription;
     } catch (error) {
@@ -160,31 +146,22 @@ export class NatsBus implements Bus, SubscriptionHost {
   }
 
   async retainSubscriptions(names: readonly string[]): Promise<void> {
-    const keep = new Set(names);
-    for (const entry of [...this.registry.values()]) {
-      if (!entry.active || keep.has(entry.name)) continue;
-      const subToken = subscriptionToken(entry.name);
-      const { matches, ...stored } = entry;
-      const inactive = { ...stored, active: false, updatedAt: new Date().toISOString() };
-      await this.store.kvPut(kvKeys.subscription(subToken), inactive);
-      this.registry.set(entry.name, { ...inactive, matches });
+    for (const name of await this.registry.retain(names)) {
       // Its consumer goes: events published from now on are not queued for a removed route.
-      await this.store.jsm.consumers.delete(this.names.stream, subToken).catch(() => false);
-      for (const sub of this.open) if (sub.name === entry.name) sub.inactive = true;
+      await this.store.jsm.consumers
+        .delete(this.names.stream, subscriptionToken(name))
+        .catch(() => false);
+      for (const sub of this.open) if (sub.name === name) sub.inactive = true;
     }
   }
 
+  /** Also true for a route's cancelOn types: it watches them without a delivery of its own. */
   hasSubscribers(type: string): boolean {
-    for (const entry of this.registry.values())
-      if (entry.active && entry.matches(type)) return true;
-    return false;
+    return this.registry.hasSubscribers(type);
   }
 
   subscribersOf(type: string): readonly string[] {
-    const names: string[] = [];
-    for (const entry of this.registry.values())
-      if (entry.active && entry.matches(type)) names.push(entry.name);
-    return names;
+    return this.registry.subscribersOf(type);
   }
 
   /**
@@ -211,18 +188,18 @@ export class NatsBus implements Bus, SubscriptionHost {
   }
 
   /** Route names known to the registry, active or not (for `agentd status`). */
-  routes(): Registered[] {
-    return [...this.registry.values()].map(({ matches: _matches, ...entry }) => entry);
+  routes(): RegisteredRoute[] {
+    return this.registry.routes();
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await Promise.allSettled([...this.open].map((sub) => sub.close()));
-    this.stopWatching?.();
+    const registry = this.registry.close();
     await Promise.allSettled([this.outbox.close(), this.waitIndex?.close()]);
     await this.store.close();
-    await this.watching;
+    await registry;
   }
 
   get isClosed(): boolean {
@@ -264,6 +241,10 @@ export class NatsBus implements Bus, SubscriptionHost {
         reason,
       }),
     ]);
+  }
+
+  now(): number {
+    return this.options.clock?.now() ?? Date.now();
   }
 
   reportError(error: unknown, context: Record<string, unknown>): void {
@@ -316,10 +297,28 @@ export class NatsBus implements Bus, SubscriptionHost {
         source: event.source,
         duplicate: acks[i]?.duplicate === true,
       }));
-      await this.resumeWaits(events.filter((_event, i) => results[i]?.duplicate === false));
+      const stored = events.flatMap((event, i) =>
+        acks[i]?.duplicate === false ? [{ event, seq: acks[i].seq }] : [],
+      );
+      await this.governStored(stored);
+      await this.resumeWaits(stored.map((one) => one.event));
       return results;
     } catch (error) {
       throw asUnavailable(error, 'publishing');
+    }
+  }
+
+  /**
+   * Singleton and cancelOn decisions of governed routes; a miss here (NATS failed in between) is
+   * made by the worker that receives the event, so the publish stands.
+   */
+  private async governStored(stored: readonly StoredEvent[]): Promise<void> {
+    const routes = this.registry.governed();
+    if (routes.length === 0 || stored.length === 0) return;
+    try {
+      await governAtPublish(this.store, this.marks, routes, stored);
+    } catch (error) {
+      this.reportError(error, { what: 'singleton and cancelOn at publish' });
     }
   }
 
@@ -335,7 +334,7 @@ export class NatsBus implements Bus, SubscriptionHost {
   private async readBacklogs(): Promise<ReadonlyMap<string, number>> {
     const parked = this.waitIndex?.countBySubscription() ?? new Map<string, number>();
     const backlogs = new Map<string, number>();
-    const active = [...this.registry.values()].filter((entry) => entry.active);
+    const active = this.registry.routes().filter((entry) => entry.active);
     await Promise.all(
       active.map(async (entry) => {
         const info = await this.store.jsm.consumers
@@ -346,32 +345,6 @@ export class NatsBus implements Bus, SubscriptionHost {
       }),
     );
     return backlogs;
-  }
-
-  private async loadRegistry(): Promise<void> {
-    const keys: string[] = [];
-    for await (const key of await this.store.kv.keys(kvKeys.subscriptions)) keys.push(key);
-    for (const key of keys) {
-      const found = await this.store.kvGet<Registered>(key);
-      if (found !== undefined) this.remember(found.value);
-    }
-    // Routes that workers elsewhere add or remove show up here, for hasSubscribers().
-    const watch = await this.store.kv.watch({ key: kvKeys.subscriptions });
-    this.stopWatching = () => watch.stop();
-    this.watching = (async () => {
-      for await (const entry of watch) {
-        if (entry.operation !== 'PUT') continue;
-        try {
-          this.remember(entry.json<Registered>());
-        } catch (error) {
-          this.reportError(error, { what: 'route registry entry', key: entry.key });
-        }
-      }
-    })();
-  }
-
-  private remember(entry: Registered): void {
-    this.registry.set(entry.name, { ...entry, matches: compilePatterns(entry.types) });
   }
 
   private assertOpen(): void {

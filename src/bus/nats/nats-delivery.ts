@@ -2,9 +2,10 @@
 // actions), nack with agentd's backoff (-NAK with delay), dead-letter into the DLQ stream (+TERM),
 // cancel (+TERM), defer and release (-NAK, no attempt spent), park on a wait (+ACK, key kept),
 // extend (+WPI). A delivery is fenced twice: by its local lease deadline, which is never later than
-// the server's, and for keyed deliveries by the key lock's delivery count.
+// the server's, and for keyed deliveries by the key lock's delivery count. A run a newer event asked
+// to stop (singleton 'replace', cancelOn: route-governor.ts) ends cancelled at its next settle.
 import type { AgentdEvent } from '../../core/envelope.js';
-import { LeaseLostError } from '../../core/errors.js';
+import { LeaseLostError, RunCancelledError } from '../../core/errors.js';
 import {
   backoffDelay,
   type AckOptions,
@@ -25,6 +26,7 @@ import type { NatsStore } from './nats-store.js';
 import {
   EMPTY_RECORD,
   withSkip,
+  type RunEnding,
   type RunRecord,
   type RunRecords,
   type Staged,
@@ -55,6 +57,8 @@ export interface Held {
   ranUntil?: number;
   /** Its key was released: the wake-up names the next head, no need to look again here. */
   released?: boolean;
+  /** Set when a cancel notice named it while it ran: why it must stop. */
+  cancelled?: string;
 }
 
 export interface DeliveryHost {
@@ -75,6 +79,10 @@ export interface DeliveryHost {
   wake(keyTok: string, done: number, revision: number, next: number): void;
   /** Hands the finishing head's key straight to its next message in this process, if it can. */
   handOff(held: Held): Promise<boolean>;
+  /** True when a newer event may ask its runs to stop (singleton 'replace', cancelOn). */
+  readonly cancellable: boolean;
+  /** Why a running delivery must stop; undefined: it need not. */
+  cancelReason(held: Held): Promise<string | undefined>;
 }
 
 export class NatsDelivery implements Delivery {
@@ -158,13 +166,12 @@ export class NatsDelivery implements Delivery {
   }
 
   /** Ends the run as cancelled: nothing it recorded is kept (nothing was staged), its key moves on. */
-  async cancel(_reason: string, options: DeadLetterOptions = {}): Promise<void> {
+  async cancel(reason: string, options: DeadLetterOptions = {}): Promise<void> {
     await this.settle(async () => {
       if (options.publish !== undefined && options.publish.length > 0)
         await this.host.publishInternal(options.publish);
-      await this.releaseKey();
-      this.held.msg.term();
-    });
+      await this.endCancelled(reason);
+    }, 'as asked');
   }
 
   /** Not now (admission): back after `delayMs`, no attempt spent, its key still held. */
@@ -225,6 +232,8 @@ export class NatsDelivery implements Delivery {
   /** JetStream renews a lease by the consumer's ack wait (the subscription's leaseMs). */
   async extend(): Promise<void> {
     this.assertLeased();
+    const cancelled = await this.cancelledReason();
+    if (cancelled !== undefined) throw new RunCancelledError(cancelled);
     // While NATS is away the lease cannot be renewed; the local deadline decides when it is lost.
     if (!this.host.store.connected) return;
     const sentAt = Date.now();
@@ -237,6 +246,9 @@ export class NatsDelivery implements Delivery {
     if (this.done) return;
     this.done = true;
     try {
+      // A run asked to stop ends cancelled, quietly: it would only be cancelled when it came back.
+      const cancelled = await this.cancelledReason();
+      if (cancelled !== undefined) return await this.endCancelled(cancelled);
       await this.host.records.save(
         this.held.runSeq,
         withSkip(this.record, this.held.msg.seq, this.held.runSeq),
@@ -272,18 +284,43 @@ export class NatsDelivery implements Delivery {
     if (!(await releaseKey(this.host, this.held))) throw new LeaseLostError(this.deliveryId);
   }
 
+  /** Why this run must stop, if its route lets newer events stop runs (no look otherwise). */
+  private async cancelledReason(): Promise<string | undefined> {
+    return this.host.cancellable ? this.host.cancelReason(this.held) : undefined;
+  }
+
+  /** Nothing the run recorded is kept (nothing was staged); the record says why it ended. */
+  private async endCancelled(reason: string): Promise<void> {
+    const ended: RunEnding = {
+      status: 'cancelled',
+      reason,
+      eventId: this.event.id,
+      at: new Date().toISOString(),
+    };
+    await this.host.records.save(this.held.runSeq, { ...this.record, ended });
+    await this.releaseKey();
+    this.held.msg.term();
+  }
+
   private assertLeased(): void {
     if (this.done || this.held.state === 'gone' || Date.now() > this.held.leaseUntil)
       throw new LeaseLostError(this.deliveryId);
   }
 
-  /** Runs a settlement once, inside the lease; the delivery leaves this process either way. */
-  private async settle(fn: () => Promise<void>): Promise<void> {
+  /**
+   * Runs a settlement once, inside the lease; the delivery leaves this process either way. A run
+   * asked to stop (singleton 'replace', cancelOn) ends cancelled instead, and throws
+   * RunCancelledError — unless this settlement is the cancel.
+   */
+  private async settle(fn: () => Promise<void>, cancel?: 'as asked'): Promise<void> {
     this.assertLeased();
     this.done = true;
     this.held.ranUntil = Date.now();
     try {
-      await fn();
+      const cancelled = cancel === undefined ? await this.cancelledReason() : undefined;
+      if (cancelled === undefined) return await fn();
+      await this.endCancelled(cancelled);
+      throw new RunCancelledError(cancelled);
     } finally {
       this.host.settled(this.held);
     }
@@ -306,13 +343,21 @@ async function recordStaged(host: DeliveryHost, staged: Staged): Promise<void> {
   if (staged.actions.length > 0) await host.outbox.record(staged.actions, staged.at);
 }
 
-/** Frees the delivery's key for its next message; false when it no longer held it. */
-export async function releaseKey(host: DeliveryHost, held: Held): Promise<boolean> {
+/**
+ * Frees the delivery's key for its next message; false when it no longer held it. `burst`: a
+ * debounced delivery was superseded, the burst goes on (no local handoff: it would end it).
+ */
+export async function releaseKey(host: DeliveryHost, held: Held, burst?: number): Promise<boolean> {
   const { locks } = host;
   const keyTok = held.keyTok;
   if (locks === undefined || keyTok === undefined) return true;
-  if (await host.handOff(held)) return true;
-  const { revision, next } = await locks.release(held.msg.seq, keyTok, held.msg.deliveryCount);
+  if (burst === undefined && (await host.handOff(held))) return true;
+  const { revision, next } = await locks.release(
+    held.msg.seq,
+    keyTok,
+    held.msg.deliveryCount,
+    burst,
+  );
   if (revision === 0) return false;
   held.released = true;
   host.wake(keyTok, held.runSeq, revision, next);

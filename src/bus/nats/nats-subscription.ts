@@ -1,31 +1,36 @@
 // A subscription's consumer side on NATS: messages from the route's durable consumer (see
 // pull-consumer.ts) are admitted here — skipped if it is not for this route, parked behind an older
-// delivery of its key, held back until a delayed time, or made ready for pull() to hand out.
+// delivery of its key, governed by the route's singleton, cancelOn and debounce (route-governor.ts),
+// held back until a delayed time, or made ready for pull() to hand out.
 // Parked and ready messages keep their leases alive (+WPI) until they run or this process stops.
 import type { Subscription as CoreSubscription } from '@nats-io/transport-node';
 import type { AgentdEvent } from '../../core/envelope.js';
 import { compilePatterns } from '../../core/type-pattern.js';
-import type { ErrorRecord, PullOptions, Subscription, SubscriptionOptions } from '../bus.js';
+import type {
+  CancelListener,
+  ErrorRecord,
+  PullOptions,
+  Subscription,
+  SubscriptionOptions,
+} from '../bus.js';
 import type { EventWaits } from './event-waits.js';
+import type { GovernedRoute } from './governed-route.js';
 import type { JetStreamMsg } from './jetstream-msg.js';
 import { KeyLocks } from './key-lock.js';
+import type { KeyMarksStore } from './key-marks.js';
 import { KeyQueue, RECHECK_MS } from './key-queue.js';
 import { ChangeSignal } from './change-signal.js';
 import { renewHeldLeases } from './lease-keeper.js';
-import { DELIVER_AT_HEADER, ONLY_HEADER, RESUMES_HEADER, type Names } from './names.js';
-import {
-  finishAck,
-  NatsDelivery,
-  releaseKey,
-  type DeliveryHost,
-  type Held,
-} from './nats-delivery.js';
+import { ONLY_HEADER, RESUMES_HEADER, type Names } from './names.js';
+import { endUnrun, prepareHeld } from './held-preparation.js';
+import type { DeliveryHost, Held, NatsDelivery } from './nats-delivery.js';
 import type { NatsOutbox } from './nats-outbox.js';
 import type { NatsStore } from './nats-store.js';
 import { PullConsumer } from './pull-consumer.js';
 import { ReceivedDeliveries } from './received-deliveries.js';
+import { RouteGovernor } from './route-governor.js';
 import { RouteKey } from './route-key.js';
-import { attemptOf, EMPTY_RECORD, LEASE_EXPIRED, RunRecords, withSkip } from './run-records.js';
+import { RunRecords, withSkip } from './run-records.js';
 
 /** How long a pull waits for the rest of a batch the server is still sending. */
 const BATCH_TAIL_MS = 20;
@@ -42,6 +47,9 @@ export interface SubscriptionHost {
   readonly names: Names;
   readonly outbox: NatsOutbox;
   readonly waits: EventWaits;
+  readonly marks: KeyMarksStore;
+  /** The time debounce compares the stream's times with. */
+  now(): number;
   publishInternal(events: readonly AgentdEvent[]): Promise<void>;
   deadLetter(
     held: Held,
@@ -68,6 +76,8 @@ export class NatsSubscription implements Subscription, DeliveryHost {
   private readonly held = new Set<Held>();
   /** Keyed messages held here, per key, waiting for (or asking) their key's lock. */
   private readonly queue: KeyQueue | undefined;
+  /** Messages without a key held here, by stream sequence (see admit). */
+  private readonly unkeyed = new Map<number, Held>();
   private readonly received = new ReceivedDeliveries();
   /** How long handed-out deliveries took to settle, on average (recent ones weigh most). */
   private runMs: number | undefined;
@@ -76,6 +86,8 @@ export class NatsSubscription implements Subscription, DeliveryHost {
   private readonly changes = new ChangeSignal();
   private readonly consumer: PullConsumer;
   private readonly wakeSub: CoreSubscription | undefined;
+  /** Singleton, cancelOn and debounce, on a route that sets them. */
+  readonly governor: RouteGovernor | undefined;
   private readonly keeper: NodeJS.Timeout;
   private closed = false;
   private removed = false;
@@ -86,6 +98,7 @@ export class NatsSubscription implements Subscription, DeliveryHost {
     readonly subToken: string,
     readonly options: SubscriptionOptions,
     startSeq: number,
+    governed: GovernedRoute | undefined,
   ) {
     this.store = host.store;
     this.outbox = host.outbox;
@@ -130,6 +143,27 @@ export class NatsSubscription implements Subscription, DeliveryHost {
         : this.store.nc.subscribe(host.names.wakeSubject(subToken), {
             callback: (_err, msg) => queue.woken(msg.string()),
           });
+    this.governor =
+      governed === undefined || locks === undefined
+        ? undefined
+        : new RouteGovernor(
+            {
+              store: this.store,
+              names: host.names,
+              subToken,
+              name,
+              records: this.records,
+              locks,
+              marks: host.marks,
+              heldMessages: () => this.held,
+              endUnrun: (held, ending, recorded, burst) =>
+                endUnrun(this, held, ending, recorded, burst),
+              reportError: (error, context) =>
+                host.reportError(error, { subscription: name, ...context }),
+              now: () => host.now(),
+            },
+            governed,
+          );
     this.keeper = setInterval(
       () => this.keepLeases(),
       Math.max(50, Math.min(RECHECK_MS, Math.floor(options.leaseMs / 3))),
@@ -211,6 +245,19 @@ export class NatsSubscription implements Subscription, DeliveryHost {
     return this.queue === undefined ? false : this.queue.handOff(held);
   }
 
+  get cancellable(): boolean {
+    return this.governor?.route.cancelling === true;
+  }
+
+  async cancelReason(held: Held): Promise<string | undefined> {
+    return this.governor?.cancelReason(held);
+  }
+
+  /** Told when a run of this route is asked to stop (singleton 'replace', cancelOn). */
+  onCancel(listener: CancelListener): () => void {
+    return this.governor?.onCancel(listener) ?? (() => undefined);
+  }
+
   /**
    * Tells every worker that a key moved on, naming its next head when there is one: only the
    * worker holding that message acts, with one compare-and-set. `<key> <done> <revision> <next>`.
@@ -240,6 +287,7 @@ export class NatsSubscription implements Subscription, DeliveryHost {
     );
     this.consumer.close();
     this.wakeSub?.unsubscribe();
+    this.governor?.close();
   }
 
   // --- admission ---
@@ -288,57 +336,25 @@ export class NatsSubscription implements Subscription, DeliveryHost {
 
   private async admit(held: Held): Promise<void> {
     this.held.add(held);
-    if (held.keyTok === undefined) return this.prepare(held);
+    if (this.governor !== undefined) await this.governor.atIntake(held);
+    if (held.keyTok === undefined) {
+      // A second copy of a message not yet handed out replaces the first, as keyed ones do
+      // (key-queue.ts): nats-server 2.9 now and then sends one twice when NAK delays come due.
+      const old = this.unkeyed.get(held.msg.seq);
+      if (old !== undefined && old.state !== 'out') this.forget(old);
+      this.unkeyed.set(held.msg.seq, held);
+      return this.prepare(held);
+    }
     await this.queue!.admit(held);
   }
 
-  /**
-   * Works out the attempt, finishes a run whose ack was staged already, holds back an early delayed
-   * delivery, then makes it ready.
-   */
-  async prepare(held: Held): Promise<void> {
-    const { msg, runSeq } = held;
-    const again = msg.deliveryCount > 1 || held.resumes !== undefined;
-    if (again || msg.header(DELIVER_AT_HEADER) !== undefined) {
-      const [record, staged] = await Promise.all([
-        this.records.load(runSeq),
-        again ? this.records.stagedAck(runSeq) : undefined,
-      ]);
-      held.record = record;
-      if (staged !== undefined) {
-        // The run finished (its ack was staged) but the ack did not complete: complete it.
-        held.state = 'out';
-        await finishAck(this, held, staged);
-        return this.forget(held);
-      }
-    }
-    const now = Date.now();
-    const deliverAt = Number(msg.header(DELIVER_AT_HEADER) ?? 0);
-    if (deliverAt > now + 2) {
-      // Not an attempt: count it as a skip. A keyed one keeps its key while it waits.
-      await this.records.save(runSeq, withSkip(held.record ?? EMPTY_RECORD, msg.seq, runSeq));
-      msg.nak(deliverAt - now);
-      return this.forget(held);
-    }
-    const { attempt, errors } = attemptOf(
-      msg.seq,
-      runSeq,
-      msg.deliveryCount,
-      held.record ?? EMPTY_RECORD,
-      now,
-    );
-    const delivery = new NatsDelivery(this, held, attempt, errors);
-    held.delivery = delivery;
-    if (attempt > this.options.maxAttempts) {
-      // Its last attempt's lease expired: dead-letter it as the SQLite bus does.
-      const last = this.options.maxAttempts;
-      held.state = 'out';
-      const reason = `${LEASE_EXPIRED} (attempt ${last} of ${last})`;
-      await this.deadLetter(held, last, reason, errors.slice(0, last));
-      await releaseKey(this, held);
-      msg.term();
-      return this.forget(held);
-    }
+  prepare(held: Held): Promise<void> {
+    return prepareHeld(this, held);
+  }
+
+  /** A prepared message, ready for pull() to hand out. */
+  makeReady(held: Held): void {
+    if (held.state === 'gone') return;
     held.state = 'ready';
     this.ready.push(held);
     this.changes.notify();
@@ -366,6 +382,7 @@ export class NatsSubscription implements Subscription, DeliveryHost {
     if (held.state === 'gone') return;
     held.state = 'gone';
     this.held.delete(held);
+    if (this.unkeyed.get(held.msg.seq) === held) this.unkeyed.delete(held.msg.seq);
     this.queue?.remove(held);
   }
 

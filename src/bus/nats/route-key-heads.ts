@@ -48,6 +48,12 @@ export class RouteKeyHeads implements KeyHeads {
     return head !== undefined && head < upTo ? head : upTo;
   }
 
+  /** Reads on to the end of the stream if need be: messages stored later are read later. */
+  async newerThan(keyTok: string, seq: number): Promise<number> {
+    const head = await this.headOf(keyTok, seq + 1, Number.POSITIVE_INFINITY);
+    return Number.isFinite(head) ? head : 0;
+  }
+
   /** From what was read only: a release's hint is worth no reads (0 lets the next one look). */
   async nextHeadAfter(keyTok: string, done: number): Promise<number> {
     const start = Math.max(done + 1, this.lastFloor);
@@ -68,7 +74,9 @@ export class RouteKeyHeads implements KeyHeads {
     while (this.hi < upTo) {
       const found = await store.nextMessage(names.stream, this.hi, this.filter);
       if (found === undefined) {
-        this.hi = upTo;
+        // Below a stored message (a head lookup) the window is complete; open-ended, it ends at
+        // the stream's end as it is now.
+        if (Number.isFinite(upTo)) this.hi = upTo;
         return;
       }
       const tok = this.tokenOf(found);

@@ -1,7 +1,8 @@
 // Run records in the state bucket: what an attempt must know that JetStream does not keep — the
 // error of every failed attempt, and how many deliveries were not attempts (release, delay, defer).
-// Written only off the happy path, so a first attempt that succeeds costs no KV write. Also the
-// staged settlements: what an ack (or park) records, written once before any of it goes out.
+// Written only off the happy path, so a first attempt that succeeds costs no KV write; a run that
+// ends skipped or cancelled (route-governor.ts) says so here, with its reason. Also the staged
+// settlements: what an ack (or park) records, written once before any of it goes out.
 import type { AgentdEvent } from '../../core/envelope.js';
 import type { ErrorRecord } from '../bus.js';
 import type { RecordedAction } from '../outbox-store.js';
@@ -16,6 +17,16 @@ export interface RunRecord {
   base?: number;
   /** The message `skips` counts for; absent: the run's first message. */
   seq?: number;
+  /** Set when the run ended without completing by the route's options (singleton, cancelOn, debounce). */
+  ended?: RunEnding;
+}
+
+/** How a run ended without running to its end, as the SQLite bus reports it. */
+export interface RunEnding {
+  status: 'skipped' | 'cancelled';
+  reason: string;
+  eventId: string;
+  at: string;
 }
 
 /** What a settlement records, fixed by the first attempt to stage it. */
@@ -44,6 +55,18 @@ export class RunRecords {
 
   async save(runSeq: number, record: RunRecord): Promise<void> {
     await this.store.kvPut(kvKeys.run(this.subToken, runSeq), record);
+  }
+
+  /** Every run of the route that ended skipped or cancelled and is still kept, oldest first. */
+  async ended(): Promise<(RunEnding & { runSeq: number })[]> {
+    const seqs: number[] = [];
+    for await (const key of await this.store.kv.keys(kvKeys.runs(this.subToken)))
+      seqs.push(Number(key.slice(key.lastIndexOf('.') + 1)));
+    seqs.sort((a, b) => a - b);
+    const records = await Promise.all(seqs.map((seq) => this.load(seq)));
+    return records.flatMap((record, i) =>
+      record.ended === undefined ? [] : [{ runSeq: seqs[i]!, ...record.ended }],
+    );
   }
 
   /**
