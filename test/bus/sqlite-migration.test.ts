@@ -1,7 +1,9 @@
 // A store written by schema 1 (before route keys and the governor) opens, migrates and keeps its
-// queued and dead deliveries; the new options then work on it.
+// queued and dead deliveries; the new options then work on it. A schema 2 store gets the admin
+// filters' indexes built over its rows.
 import Database from 'better-sqlite3';
 import { describe, expect, it } from 'vitest';
+import { AdminQueries } from '../../src/bus/sqlite/admin-sql.js';
 import { toEvent } from '../../src/core/envelope.js';
 import { options } from './conformance.js';
 import { store, T0 } from './sqlite-harness.js';
@@ -60,7 +62,7 @@ describe('SqliteBus schema migration', () => {
     const shared = store();
     writeSchema1Store(shared.path);
     const bus = shared.open();
-    expect(bus.db.pragma('user_version', { simple: true })).toBe(2);
+    expect(bus.db.pragma('user_version', { simple: true })).toBe(3);
     const columns = bus.db
       .prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('deliveries')`)
       .all()
@@ -89,7 +91,50 @@ describe('SqliteBus schema migration', () => {
     writeSchema1Store(shared.path);
     await shared.open().close();
     const again = shared.open();
-    expect(again.db.pragma('user_version', { simple: true })).toBe(2);
+    expect(again.db.pragma('user_version', { simple: true })).toBe(3);
     expect(await again.dlq.list()).toHaveLength(1);
+  });
+});
+
+describe('schema 2 -> 3 (indexes for the admin filters)', () => {
+  const SCHEMA_3_INDEXES = ['events_pkey', 'deliveries_sub', 'deliveries_ended'];
+
+  it('builds the new indexes over a schema 2 store with rows, and its filters find them', async () => {
+    const shared = store();
+    const before = shared.open();
+    await before.subscribe('s', options(['m.*'], { ordering: 'none' }));
+    await before.publish(
+      Array.from({ length: 300 }, (_, n) =>
+        toEvent(
+          { type: n % 3 === 0 ? 'm.rare' : 'm.x', id: `e-${n}`, partitionkey: `k-${n % 7}` },
+          { source: 'test', trust: 'operator' },
+        ),
+      ),
+    );
+    before.db.exec(`UPDATE deliveries SET state = 'cancelled' WHERE seq % 10 = 0`);
+    await before.close();
+    // What agentd with schema 2 left: the same tables and rows, without schema 3's indexes.
+    const raw = new Database(shared.path);
+    for (const index of SCHEMA_3_INDEXES) raw.exec(`DROP INDEX ${index}`);
+    raw.pragma('user_version = 2');
+    raw.close();
+
+    const bus = shared.open();
+    expect(bus.db.pragma('user_version', { simple: true })).toBe(3);
+    const indexes = bus.db
+      .prepare<[], { name: string }>(`SELECT name FROM sqlite_master WHERE type = 'index'`)
+      .all()
+      .map((i) => i.name);
+    expect(indexes).toEqual(expect.arrayContaining(SCHEMA_3_INDEXES));
+    const queries = new AdminQueries(bus.db);
+    const keyed = queries.events({ key: 'k-3', limit: 500 }).items;
+    expect(keyed).toHaveLength(43);
+    expect(keyed.every((e) => e.event.partitionkey === 'k-3')).toBe(true);
+    expect(queries.events({ status: 'cancelled', limit: 500 }).items).toHaveLength(30);
+    expect(queries.runs({ route: 's', limit: 500 }).items).toHaveLength(300);
+    const plan = bus.db
+      .prepare(`EXPLAIN QUERY PLAN SELECT seq FROM events WHERE partitionkey = ? ORDER BY seq DESC`)
+      .all('k-3') as { detail: string }[];
+    expect(plan.map((p) => p.detail).join()).toMatch(/events_pkey/);
   });
 });

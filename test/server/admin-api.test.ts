@@ -113,6 +113,10 @@ describe('filters', () => {
     await bad('/api/events?colour=red', /colour/);
     await bad('/api/runs?status=nope', /status/);
     await bad('/api/dlq?limit=9999', /limit: expected at most 500/);
+    await bad('/api/events?key=', /key: /);
+    await bad('/api/events?until=soon', /until: expected an ISO 8601 time/);
+    await bad('/api/events?type=a.*b', /type: .*segment/);
+    await bad('/api/runs?cursor=-1', /cursor: expected a cursor/);
   });
 
   it('refuse a bulk DLQ action that names neither ids, a filter nor all', async () => {
@@ -161,6 +165,30 @@ describe('events', () => {
     const q = await api<Page<EventItem>>(d, '/api/events?q=flaky-2', d.token);
     expect(q.body.items.map((e) => e.event.id)).toEqual(['flaky-2']);
     expect(q.body.items[0]?.runs[0]).toMatchObject({ route: 'flaky', status: 'dead' });
+  });
+
+  it('page through combined filters with cursors, every match once', async () => {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const response: { status: number; body: Page<EventItem> } = await api<Page<EventItem>>(
+        d,
+        `/api/events?type=x.*&key=odd&status=completed&limit=7${cursor === null ? '' : `&cursor=${cursor}`}`,
+        d.token,
+      );
+      expect(response.status).toBe(200);
+      seen.push(...response.body.items.map((e) => e.event.id));
+      cursor = response.body.nextCursor;
+    } while (cursor !== null);
+    expect(seen).toHaveLength(60);
+    expect(new Set(seen).size).toBe(60);
+    expect(seen.every((id) => Number(id.slice(3)) % 2 === 1)).toBe(true);
+    const byKey = await api<Page<EventItem>>(d, '/api/events?q=even&limit=500', d.token);
+    expect(byKey.body.items).toHaveLength(60);
+    const byType = await api<Page<EventItem>>(d, '/api/events?q=x.flaky', d.token);
+    expect(byType.body.items.map((e) => e.event.id)).toEqual(['flaky-3', 'flaky-2', 'flaky-1']);
+    const future = await api<Page<EventItem>>(d, '/api/events?since=2999-01-01T00:00:00Z', d.token);
+    expect(future.body).toEqual({ items: [], nextCursor: null });
   });
 
   it('leave data out of pages and give it on the event itself', async () => {

@@ -1,6 +1,6 @@
 // The dashboard in a real browser (Debian's Chromium driven by playwright-core): sign in, see an
 // emitted event arrive live, open a failed run and read its error, replay it from the DLQ and see
-// it succeed. Screenshots go to test-results/dashboard/ for review.
+// it succeed, search by key. Screenshots go to test-results/dashboard/ for review.
 import { copyFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -160,5 +160,16 @@ describe.runIf(browserAvailable)('the dashboard', () => {
     const path = await shot('events');
     if (process.env.UPDATE_DOCS_SCREENSHOT === '1')
       copyFileSync(path, join(process.cwd(), 'docs', 'dashboard.png'));
+  });
+
+  it('searches by partition key, and says so when nothing matches', async () => {
+    await page.getByLabel('search').fill('user-1');
+    await page.getByLabel('search').press('Enter');
+    await page.locator('tr', { hasText: 'user-1' }).getByText('demo.hello').waitFor();
+    expect(await page.locator('table.events tbody tr').count()).toBe(1);
+    await page.getByLabel('search').fill('no-such-thing');
+    await page.getByLabel('search').press('Enter');
+    await page.getByText('No event matches "no-such-thing"').waitFor();
+    await shot('search-empty');
   });
 });

@@ -3,7 +3,6 @@
 // same on the first page and the thousandth), and one run with its steps. Nothing here writes.
 import type Database from 'better-sqlite3';
 import type { AgentdEvent } from '../../core/envelope.js';
-import { compilePattern } from '../../core/type-pattern.js';
 import type { ErrorRecord } from '../bus.js';
 import type {
   DeadLetterSummary,
@@ -12,38 +11,16 @@ import type {
   Page,
   RunDetail,
   RunRecord,
-  RunStatus,
   StepRecord,
 } from '../../server/admin-types.js';
 import { EventById, type EventRow } from './event-by-id-sql.js';
-import { runStatus, STATES_FOR, toRunRecord, type DeliveryRow } from './inspect-sql.js';
+import { EventSearch, type EventFilter } from './event-search-sql.js';
+import { runStatus, toRunRecord, type DeliveryRow } from './inspect-sql.js';
+import { RunSearch, type RunFilter } from './run-search-sql.js';
 
 export type { DeadLetterSummary, EventRun, EventSummary, Page, RunDetail, StepRecord };
 
-export interface EventFilter {
-  /** Exact type, or a pattern (`a.*`, `a.**`). */
-  type?: string;
-  key?: string;
-  /** stored_at bounds, ms since the epoch. */
-  since?: number;
-  until?: number;
-  /** Events with at least one run in this status. */
-  status?: RunStatus;
-  /** An event id, an exact type or a partition key. */
-  q?: string;
-  cursor?: number;
-  limit: number;
-}
-
-export interface RunFilter {
-  route?: string;
-  status?: RunStatus;
-  eventId?: string;
-  cursor?: number;
-  limit: number;
-}
-
-const RARE_STATUSES = new Set<RunStatus>(['queued', 'retrying', 'running', 'dead']);
+export type { EventFilter, RunFilter };
 
 export class AdminQueries {
   private readonly runsOf: Database.Statement<
@@ -51,6 +28,8 @@ export class AdminQueries {
     { id: number; sub: string; state: string; attempt: number }
   >;
   private readonly byId: EventById;
+  private readonly search: EventSearch;
+  private readonly runSearch: RunSearch;
   private readonly topSeq: Database.Statement<[], { seq: number | null }>;
   private readonly after: Database.Statement<[number, number], EventRow>;
   private readonly stepsOf: Database.Statement<
@@ -77,6 +56,8 @@ export class AdminQueries {
       `SELECT id, sub, state, attempt FROM deliveries WHERE seq = ? ORDER BY id`,
     );
     this.byId = new EventById(db);
+    this.search = new EventSearch(db);
+    this.runSearch = new RunSearch(db);
     this.topSeq = db.prepare(`SELECT max(seq) AS seq FROM events`);
     this.after = db.prepare(
       `SELECT seq, stored_at, envelope FROM events WHERE seq > ? ORDER BY seq LIMIT ?`,
@@ -94,69 +75,12 @@ export class AdminQueries {
   }
 
   events(filter: EventFilter): Page<EventSummary> {
-    const where: string[] = [];
-    const params: (string | number)[] = [];
-    let match: ((type: string) => boolean) | undefined;
-    if (filter.cursor !== undefined) {
-      where.push('e.seq < ?');
-      params.push(filter.cursor);
-    }
-    if (filter.type !== undefined) {
-      if (filter.type.includes('*')) {
-        // GLOB's * also crosses dots, so it narrows the rows and the pattern decides. The unary +
-        // keeps SQLite walking seq newest first instead of sorting every match of events_type.
-        match = compilePattern(filter.type);
-        where.push('+e.type GLOB ?');
-        params.push(filter.type.replace(/\*\*?/g, '*'));
-      } else {
-        where.push('e.type = ?');
-        params.push(filter.type);
-      }
-    }
-    if (filter.key !== undefined) {
-      where.push('e.partitionkey = ?');
-      params.push(filter.key);
-    }
-    if (filter.since !== undefined) {
-      where.push('e.stored_at >= ?');
-      params.push(filter.since);
-    }
-    if (filter.until !== undefined) {
-      where.push('e.stored_at <= ?');
-      params.push(filter.until);
-    }
-    if (filter.status !== undefined) {
-      const state = STATES_FOR[filter.status];
-      // Unfinished and dead runs are few and indexed (deliveries_ready, _waiting, _leased, _dead):
-      // start from them. Finished ones are most events: walk the events and check each.
-      where.push(
-        RARE_STATUSES.has(filter.status)
-          ? `e.seq IN (SELECT d.seq FROM deliveries d WHERE ${state})`
-          : `EXISTS (SELECT 1 FROM deliveries d WHERE d.seq = e.seq AND (${state}))`,
-      );
-    }
-    if (filter.q !== undefined) {
-      where.push('(e.id = ? OR e.type = ? OR e.partitionkey = ?)');
-      params.push(filter.q, filter.q, filter.q);
-    }
-    const rows = this.db
-      .prepare<(string | number)[], EventRow & { type: string }>(
-        `SELECT e.seq, e.stored_at, e.type, e.envelope FROM events e
-          ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')}`}
-          ORDER BY e.seq DESC`,
-      )
-      .iterate(...params);
-    const items: EventSummary[] = [];
-    let more = false;
-    for (const row of rows) {
-      if (match !== undefined && !match(row.type)) continue;
-      if (items.length === filter.limit) {
-        more = true;
-        break;
-      }
-      items.push(this.summary(row));
-    }
-    return page(items, more, (item) => item.seq);
+    const { rows, more } = this.search.page(filter);
+    return page(
+      rows.map((row) => this.summary(row)),
+      more,
+      (item) => item.seq,
+    );
   }
 
   /** The newest event with this id (ids are unique per source; a clash across sources is rare). */
@@ -176,32 +100,8 @@ export class AdminQueries {
   }
 
   runs(filter: RunFilter): Page<RunRecord> {
-    const where = ['1 = 1'];
-    const params: (string | number)[] = [];
-    if (filter.cursor !== undefined) {
-      where.push('d.id < ?');
-      params.push(filter.cursor);
-    }
-    if (filter.route !== undefined) {
-      where.push('d.sub = ?');
-      params.push(filter.route);
-    }
-    if (filter.status !== undefined) where.push(`(${STATES_FOR[filter.status]})`);
-    if (filter.eventId !== undefined) {
-      where.push('e.id = ?');
-      params.push(filter.eventId);
-    }
-    params.push(filter.limit + 1);
-    const rows = this.db
-      .prepare<(string | number)[], DeliveryRow>(
-        `SELECT d.id, d.sub, d.state, d.attempt, d.pkey, d.errors, d.reason, d.created_at,
-                d.started_at, d.finished_at, e.type, e.id AS event_id
-           FROM deliveries d JOIN events e ON e.seq = d.seq
-          WHERE ${where.join(' AND ')} ORDER BY d.id DESC LIMIT ?`,
-      )
-      .all(...params);
-    const more = rows.length > filter.limit;
-    return page(rows.slice(0, filter.limit).map(toRunRecord), more, (r) => Number(r.runId));
+    const { rows, more } = this.runSearch.page(filter);
+    return page(rows.map(toRunRecord), more, (r) => Number(r.runId));
   }
 
   /** One run with its event and the steps it (or an earlier attempt) recorded, in order. */

@@ -26,21 +26,26 @@ export class EventById {
     this.bySourceAndId = db.prepare(
       `SELECT seq, stored_at, envelope FROM events WHERE source = ? AND id = ?`,
     );
-    this.scan = db.prepare(
-      `SELECT seq, stored_at, envelope FROM events WHERE id = ? ORDER BY seq DESC LIMIT 1`,
-    );
+    this.scan = db.prepare(`SELECT seq, stored_at, envelope FROM events WHERE id = ?`);
   }
 
   /** The newest event with this id (a clash of ids across sources is rare, and newest wins). */
   find(id: string): EventRow | undefined {
     let found: EventRow | undefined;
+    for (const row of this.all(id)) if (found === undefined || row.seq > found.seq) found = row;
+    return found;
+  }
+
+  /** Every stored event with this id, one per source at most. */
+  all(id: string): EventRow[] {
+    const rows: EventRow[] = [];
     let source = this.firstSource.get()?.source ?? null;
     for (let seen = 0; source !== null; seen++) {
-      if (seen === MAX_SOURCES) return this.scan.get(id);
+      if (seen === MAX_SOURCES) return this.scan.all(id);
       const row = this.bySourceAndId.get(source, id);
-      if (row !== undefined && (found === undefined || row.seq > found.seq)) found = row;
+      if (row !== undefined) rows.push(row);
       source = this.nextSource.get(source)?.source ?? null;
     }
-    return found;
+    return rows;
   }
 }

@@ -3,6 +3,7 @@
 import type Database from 'better-sqlite3';
 import type { AgentdEvent } from '../../core/envelope.js';
 import type { ErrorRecord } from '../bus.js';
+import { RunSearch, type RunFilter } from './run-search-sql.js';
 import {
   RUN_STATUSES,
   type RouteStatus,
@@ -60,19 +61,6 @@ export function runStatus(state: string, attempt: number): RunStatus {
       throw new Error(`unknown delivery state ${state}`);
   }
 }
-
-/** SQL conditions on `deliveries d` for each run status (the admin queries use them too). */
-export const STATES_FOR: Record<RunStatus, string> = {
-  queued: `d.state IN ('waiting', 'ready', 'batched') AND (d.state <> 'ready' OR d.attempt = 0)`,
-  retrying: `d.state = 'ready' AND d.attempt > 0`,
-  running: `d.state = 'leased'`,
-  waiting: `d.state = 'parked'`,
-  completed: `d.state = 'acked'`,
-  skipped: `d.state = 'skipped'`,
-  cancelled: `d.state = 'cancelled'`,
-  dead: `d.state = 'dead'`,
-  replayed: `d.state = 'replayed'`,
-};
 
 interface EventRow {
   seq: number;
@@ -139,33 +127,9 @@ export class SqliteInspector {
     );
   }
 
-  runs(filter: {
-    route?: string;
-    status?: RunStatus;
-    eventId?: string;
-    limit: number;
-  }): RunRecord[] {
-    const where = ['1 = 1'];
-    const params: (string | number)[] = [];
-    if (filter.route !== undefined) {
-      where.push('d.sub = ?');
-      params.push(filter.route);
-    }
-    if (filter.status !== undefined) where.push(`(${STATES_FOR[filter.status]})`);
-    if (filter.eventId !== undefined) {
-      where.push('e.id = ?');
-      params.push(filter.eventId);
-    }
-    params.push(filter.limit);
-    const rows = this.db
-      .prepare<(string | number)[], DeliveryRow>(
-        `SELECT d.id, d.sub, d.state, d.attempt, d.pkey, d.errors, d.created_at, d.started_at,
-                d.finished_at, e.type, e.id AS event_id, d.reason
-           FROM deliveries d JOIN events e ON e.seq = d.seq
-          WHERE ${where.join(' AND ')} ORDER BY d.id DESC LIMIT ?`,
-      )
-      .all(...params);
-    return rows.map(toRunRecord);
+  /** Newest first: the admin API's runs query, without its paging. */
+  runs(filter: RunFilter): RunRecord[] {
+    return new RunSearch(this.db).page(filter).rows.map(toRunRecord);
   }
 
   routes(): RouteStatus[] {

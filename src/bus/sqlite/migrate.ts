@@ -3,6 +3,9 @@
 // two processes open at once is migrated once: the second finds the columns and adds none.
 import type Database from 'better-sqlite3';
 
+// Schema 3 adds only indexes (for the admin API's filters); schema.ts's CREATE INDEX IF NOT EXISTS
+// builds them on the first open, in the same transaction that records the new version.
+
 // Columns added in schema 2 (route keys and the governor). NULL or the default on old rows is the
 // old meaning: no route key, no virtual time, not batched. New tables come from schema.ts.
 const ADDED_COLUMNS: Record<string, readonly (readonly [string, string])[]> = {

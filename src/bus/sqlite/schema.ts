@@ -13,8 +13,9 @@ export interface OpenOptions {
 }
 
 // 2: route keys and the governor (subscriptions.governor/vt, deliveries.rkey/vt/batch, fair_keys,
-// open_batches, debounce_bursts); older files are migrated on open (migrate.ts).
-export const SCHEMA_VERSION = 2;
+// open_batches, debounce_bursts). 3: indexes for the admin API's filters (events_pkey,
+// deliveries_sub, deliveries_ended). Older files are migrated on open (migrate.ts).
+export const SCHEMA_VERSION = 3;
 
 // Each table states the invariant it keeps; the statements that keep it live in the files beside.
 const SCHEMA = `
@@ -33,6 +34,9 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE UNIQUE INDEX IF NOT EXISTS events_source_id ON events(source, id);
 CREATE INDEX IF NOT EXISTS events_type ON events(type, seq);
 CREATE INDEX IF NOT EXISTS events_correlation ON events(correlationid, seq);
+-- The admin API's key filter, newest first; events without a key are left out, so they cost
+-- nothing to publish.
+CREATE INDEX IF NOT EXISTS events_pkey ON events(partitionkey, seq) WHERE partitionkey IS NOT NULL;
 
 -- One row per route. Only active subscriptions receive new deliveries. governor holds the options
 -- fan-out applies (key, fairness, singleton, cancelOn, debounce, batch; governor-spec.ts) as JSON,
@@ -85,6 +89,12 @@ CREATE INDEX IF NOT EXISTS deliveries_dead ON deliveries(sub, id) WHERE state = 
 CREATE INDEX IF NOT EXISTS deliveries_seq ON deliveries(seq);
 CREATE INDEX IF NOT EXISTS deliveries_finished ON deliveries(finished_at)
   WHERE state IN ('acked', 'skipped', 'replayed');
+-- The admin API: runs of one route newest first, and the rare final states (the other run
+-- statuses have a partial index above, or the waits table). A row enters deliveries_ended only
+-- when it ends that way, so claims and acks never touch it.
+CREATE INDEX IF NOT EXISTS deliveries_sub ON deliveries(sub, id);
+CREATE INDEX IF NOT EXISTS deliveries_ended ON deliveries(state, sub)
+  WHERE state IN ('skipped', 'cancelled', 'replayed');
 -- Partial indexes for the governor. Each names in its WHERE only columns the hot path (claim,
 -- ack) leaves alone or tests cheaply first, so plain subscriptions pay next to nothing for them.
 -- Fair claims: ready rows of a fair subscription in virtual-time order (fair-sql.ts).
@@ -230,8 +240,12 @@ export function openDatabase(path: string, options: OpenOptions = {}): Database.
       );
     }
     if (version < SCHEMA_VERSION) migrate(db);
-    db.exec(SCHEMA);
-    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    // One transaction: an index built over a big old store (schema 3's) either lands whole with
+    // the new version or not at all, and a second process opening meanwhile waits, then finds it.
+    db.transaction(() => {
+      db.exec(SCHEMA);
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }).immediate();
   }
   return db;
 }

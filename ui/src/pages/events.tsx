@@ -112,6 +112,14 @@ export function EventsPage({ location }: { location: Location }) {
       ) : null}
       {page.data === undefined && page.loading ? (
         <Loading />
+      ) : rows.length === 0 && filter.q !== undefined ? (
+        <Empty title={`No event matches "${filter.q}"`}>
+          Search finds an exact event id, type or partition key
+          {Object.values(filter).filter((v) => v !== undefined).length > 1
+            ? ', within the other filters'
+            : ''}
+          . For a type pattern such as <code>github.*</code>, use the type filter.
+        </Empty>
       ) : rows.length === 0 ? (
         <Empty
           title={
