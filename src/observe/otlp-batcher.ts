@@ -9,6 +9,9 @@ import type { OtlpHttpSender } from './otlp-http-sender.js';
 import { writeRequestHead, writeSpan, REQUEST_TAIL, SPAN_BYTES } from './otlp-json.js';
 import type { SpanOrigin } from './recorded-span.js';
 
+/** Bodies kept for reuse: one being written while one is sent is the steady state. */
+const SPARE_BODIES = 2;
+
 export interface OtlpBatcherOptions {
   /** Spans per request. Default 2,048. */
   maxBatch?: number;
@@ -24,7 +27,9 @@ export class OtlpBatcher implements SpanProcessor {
   private body: JsonBytes | undefined;
   private spans = 0;
   private timer: NodeJS.Timeout | undefined;
-  private readonly waiting: Buffer[] = [];
+  private readonly waiting: JsonBytes[] = [];
+  /** Bodies sent, kept for the next: a fresh megabyte per batch costs page faults and GC work. */
+  private readonly spare: JsonBytes[] = [];
   private sending: Promise<void> | undefined;
   /** Spans dropped since the last body that went out. */
   private dropped = 0;
@@ -49,7 +54,7 @@ export class OtlpBatcher implements SpanProcessor {
         this.drop(1);
         return;
       }
-      this.body = new JsonBytes(this.maxBatch * SPAN_BYTES);
+      this.body = this.spare.pop() ?? new JsonBytes(this.maxBatch * SPAN_BYTES);
       writeRequestHead(this.body, this.origin.resource, this.origin.instrumentationScope);
       this.timer = setTimeout(() => this.seal(), this.options.delayMs ?? 1_000).unref();
     } else this.body.ascii(',');
@@ -77,7 +82,7 @@ export class OtlpBatcher implements SpanProcessor {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.body === undefined) return;
-    this.waiting.push(this.body.ascii(REQUEST_TAIL).bytes());
+    this.waiting.push(this.body.ascii(REQUEST_TAIL));
     this.body = undefined;
     this.spans = 0;
     this.sending ??= this.pump();
@@ -86,11 +91,13 @@ export class OtlpBatcher implements SpanProcessor {
   private async pump(): Promise<void> {
     for (let next = this.waiting.shift(); next !== undefined; next = this.waiting.shift()) {
       try {
-        await this.sender.post(next);
+        await this.sender.post(next.bytes());
         this.dropped = 0;
       } catch (error) {
         this.options.onError?.(error instanceof Error ? error : new Error(String(error)));
       }
+      // post() settles once nothing reads the body: its buffer can take the next one.
+      if (this.spare.length < SPARE_BODIES) this.spare.push(next.reset());
     }
     this.sending = undefined;
   }

@@ -43,7 +43,10 @@ export class OtlpHttpSender {
     this.agent.destroy();
   }
 
-  /** Sends one request body, retrying what may recover; rejects once it gives up. */
+  /**
+   * Sends one request body, retrying what may recover; rejects once it gives up. Either way the
+   * body is no longer read when it settles.
+   */
   async post(body: Buffer): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       let reason: string;
@@ -66,9 +69,11 @@ export class OtlpHttpSender {
     }
   }
 
+  /** One attempt; settles once the request is closed, when nothing reads `body` any more. */
   private send(body: Buffer): Promise<{ status: number; retryAfterMs?: number }> {
     const request = this.url.protocol === 'https:' ? httpsRequest : httpRequest;
     return new Promise((resolve, reject) => {
+      let answer: { status: number; retryAfterMs?: number } | undefined;
       const req = request(
         this.url,
         {
@@ -86,17 +91,23 @@ export class OtlpHttpSender {
           res.on('error', (error) => reject(new NetworkError(error.message)));
           res.on('end', () => {
             const retryAfter = Number(res.headers['retry-after']);
-            resolve({
+            answer = {
               status: res.statusCode ?? 0,
               ...(Number.isFinite(retryAfter) && retryAfter >= 0
                 ? { retryAfterMs: retryAfter * 1_000 }
                 : {}),
-            });
+            };
           });
         },
       );
       req.on('timeout', () => req.destroy(new Error('timed out')));
       req.on('error', (error) => reject(new NetworkError(error.message)));
+      // After 'close' the socket holds no part of the body: the batcher may write the next into it.
+      req.on('close', () =>
+        answer === undefined
+          ? reject(new NetworkError('the connection closed before an answer'))
+          : resolve(answer),
+      );
       req.end(body);
     });
   }

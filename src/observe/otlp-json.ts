@@ -9,12 +9,23 @@ import {
   type SpanContext,
 } from '@opentelemetry/api';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
-import type { JsonBytes } from './json-bytes.js';
+import { fragment, type JsonBytes } from './json-bytes.js';
 import { RecordedSpan } from './recorded-span.js';
 
 // OTLP span flags: the W3C trace flags in the low byte, then "is remote is known" and "is remote".
 const HAS_IS_REMOTE = 0x100;
 const IS_REMOTE = 0x200;
+// The fixed text of a span, encoded once.
+const TRACE_ID = fragment('{"traceId":');
+const SPAN_ID = fragment(',"spanId":');
+const PARENT_SPAN_ID = fragment(',"parentSpanId":');
+const TRACE_STATE = fragment(',"traceState":');
+const NAME = fragment(',"name":');
+const KIND = fragment(',"kind":');
+const START = fragment(',"startTimeUnixNano":');
+const END = fragment(',"endTimeUnixNano":');
+const ATTRIBUTES = fragment(',"attributes":[');
+const FLAGS = fragment(',"flags":');
 /** What an encoded span usually takes: a request's buffer is sized once for its batch. */
 export const SPAN_BYTES = 512;
 
@@ -45,18 +56,18 @@ export function writeSpan(out: JsonBytes, span: ReadableSpan): void {
   const parent = span.parentSpanContext;
   // Ours carry ids agentd made or took from a validated traceparent: lowercase hex already.
   const trusted = span instanceof RecordedSpan;
-  writeId(out.ascii('{"traceId":'), context.traceId, trusted);
-  writeId(out.ascii(',"spanId":'), context.spanId, trusted);
+  writeId(out.raw(TRACE_ID), context.traceId, trusted);
+  writeId(out.raw(SPAN_ID), context.spanId, trusted);
   if (parent?.spanId !== undefined && parent.spanId !== '')
-    writeId(out.ascii(',"parentSpanId":'), parent.spanId, trusted);
+    writeId(out.raw(PARENT_SPAN_ID), parent.spanId, trusted);
   const traceState = context.traceState?.serialize();
-  if (traceState !== undefined && traceState !== '') out.ascii(',"traceState":').string(traceState);
-  out.ascii(',"name":').string(span.name);
-  out.ascii(',"kind":').number(span.kind + 1);
-  out.ascii(',"startTimeUnixNano":').unixNanos(span.startTime);
-  out.ascii(',"endTimeUnixNano":').unixNanos(span.endTime);
+  if (traceState !== undefined && traceState !== '') out.raw(TRACE_STATE).string(traceState);
+  out.raw(NAME).string(span.name);
+  out.raw(KIND).number(span.kind + 1);
+  out.raw(START).unixNanos(span.startTime);
+  out.raw(END).unixNanos(span.endTime);
   if (hasAny(span.attributes)) {
-    out.ascii(',"attributes":[');
+    out.raw(ATTRIBUTES);
     writeAttributes(out, span.attributes);
     out.ascii(']');
   }
@@ -81,7 +92,7 @@ export function writeSpan(out: JsonBytes, span: ReadableSpan): void {
     if (message !== undefined) out.ascii(',"message":').string(message);
     out.ascii('}');
   }
-  out.ascii(',"flags":').number(flags(context, parent?.isRemote)).ascii('}');
+  out.raw(FLAGS).number(flags(context, parent?.isRemote)).ascii('}');
 }
 
 function writeEvent(out: JsonBytes, event: TimedEvent): void {
@@ -128,14 +139,50 @@ function writeAttributes(out: JsonBytes, attributes: Attributes): void {
   for (const key in attributes) {
     const value = attributes[key];
     if (value === undefined || !isEncodable(value)) continue;
-    out
-      .ascii(first ? '{"key":' : ',{"key":')
-      .string(key)
-      .ascii(',"value":');
-    writeAnyValue(out, value);
-    out.ascii('}');
+    if (!first) out.ascii(',');
     first = false;
+    const fragments = keyFragments(key);
+    if (fragments === undefined) {
+      out.ascii('{"key":').string(key).ascii(',"value":');
+      writeAnyValue(out, value);
+      out.ascii('}');
+    } else if (typeof value === 'string') out.raw(fragments.string).string(value).ascii('}}');
+    else if (typeof value === 'number' && Number.isSafeInteger(value))
+      out.raw(fragments.int).number(value).ascii('}}');
+    else {
+      out.raw(fragments.any);
+      writeAnyValue(out, value);
+      out.ascii('}');
+    }
   }
+}
+
+/** A key's fixed text, in one piece with the start of its value's most usual kinds. */
+interface KeyFragments {
+  /** `{"key":"<key>","value":`, then any AnyValue and `}`. */
+  any: Uint8Array;
+  /** The same followed by `{"stringValue":`. */
+  string: Uint8Array;
+  /** The same followed by `{"intValue":`. */
+  int: Uint8Array;
+}
+
+// Attribute keys repeat on every span: each is encoded once, up to a bound (keys are code's
+// choice, but a handler could make them from data; past the bound they are written each time).
+const KEY_FRAGMENTS = new Map<string, KeyFragments>();
+const MAX_KEY_FRAGMENTS = 1_024;
+
+function keyFragments(key: string): KeyFragments | undefined {
+  const known = KEY_FRAGMENTS.get(key);
+  if (known !== undefined || KEY_FRAGMENTS.size >= MAX_KEY_FRAGMENTS) return known;
+  const any = `{"key":${JSON.stringify(key)},"value":`;
+  const made = {
+    any: Buffer.from(any, 'utf8'),
+    string: Buffer.from(`${any}{"stringValue":`, 'utf8'),
+    int: Buffer.from(`${any}{"intValue":`, 'utf8'),
+  };
+  KEY_FRAGMENTS.set(key, made);
+  return made;
 }
 
 function isEncodable(value: unknown): boolean {

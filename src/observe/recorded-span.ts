@@ -38,8 +38,16 @@ const NO_LINKS: Link[] = [];
 const NO_EVENTS: TimedEvent[] = [];
 const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
 
+/**
+ * Attributes a span takes as they are, neither copied nor checked: agentd's own, in a fresh object
+ * of valid values. Copying them key by key costs about as much as the rest of starting a span.
+ */
+export class OwnedAttributes {
+  constructor(readonly values: Attributes) {}
+}
+
 export class RecordedSpan implements Span, ReadableSpan {
-  readonly attributes: Attributes = {};
+  readonly attributes: Attributes;
   links: Link[] = NO_LINKS;
   events: TimedEvent[] = NO_EVENTS;
   status: SpanStatus = UNSET;
@@ -59,12 +67,18 @@ export class RecordedSpan implements Span, ReadableSpan {
     readonly kind: SpanKind,
     private readonly context: SpanContext,
     parent: SpanContext | undefined,
-    attributes?: SpanAttributes,
+    attributes?: SpanAttributes | OwnedAttributes,
     startTime?: TimeInput,
   ) {
     this.startMs = perfMsOf(startTime);
     if (parent !== undefined) this.parentSpanContext = parent;
-    if (attributes !== undefined) this.setAttributes(attributes);
+    if (attributes instanceof OwnedAttributes) {
+      this.attributes = attributes.values;
+      this.attributeCount = Object.keys(attributes.values).length;
+    } else {
+      this.attributes = {};
+      if (attributes !== undefined) this.setAttributes(attributes);
+    }
   }
 
   get resource(): Resource {

@@ -1,9 +1,10 @@
 // What the worker reports about each attempt, and where it goes: metrics (bound per route, no
-// allocation), spans (only when tracing is on) and the live feed (only while someone listens).
+// allocation), spans (only when tracing is on), the live feed (only while someone listens) and,
+// on NATS, the run history the admin API reads (src/history).
 import type { Delivery } from '../bus/bus.js';
 import type { LiveFeed, LiveRunStatus } from './live-feed.js';
 import type { AgentdMetrics, RouteMetrics } from './metrics.js';
-import { RunSpans } from './run-spans.js';
+import { RouteSpanNames, RunSpans } from './run-spans.js';
 import type { Tracing } from './tracing.js';
 
 /** How an attempt was settled. */
@@ -25,7 +26,13 @@ export interface RouteObserver {
   /** A claimed delivery is about to run; its spans when tracing is on. */
   started(delivery: Delivery): RunSpans | undefined;
   /** The handler returned (`ok`) or threw; `result` is its return value or error. */
-  handled(spans: RunSpans | undefined, ok: boolean, durationMs: number, result: unknown): void;
+  handled(
+    spans: RunSpans | undefined,
+    ok: boolean,
+    durationMs: number,
+    result: unknown,
+    delivery?: Delivery,
+  ): void;
   settled(delivery: Delivery, spans: RunSpans | undefined, outcome: AttemptOutcome): void;
 }
 
@@ -55,10 +62,24 @@ const LIVE_STATUS: Record<AttemptOutcome, LiveRunStatus | undefined> = {
   unsettled: undefined,
 };
 
+/**
+ * Where each run status change goes to be kept (the NATS bus's history). Called on the run path:
+ * it must not wait for anything, and a change it loses only loses history.
+ */
+export interface RunHistory {
+  changed(
+    route: string,
+    delivery: Delivery,
+    status: LiveRunStatus,
+    failure: { error: unknown } | undefined,
+  ): void;
+}
+
 export interface DaemonObserverOptions {
   metrics?: AgentdMetrics;
   tracing?: Tracing;
   live?: LiveFeed;
+  history?: RunHistory;
 }
 
 export class DaemonObserver implements RunObserver {
@@ -70,17 +91,26 @@ export class DaemonObserver implements RunObserver {
       this.options.metrics?.route(name),
       this.options.tracing,
       this.options.live,
+      this.options.history,
     );
   }
 }
 
 class ObservedRoute implements RouteObserver {
+  private readonly spanNames: RouteSpanNames;
+
   constructor(
     private readonly name: string,
     private readonly metrics: RouteMetrics | undefined,
     private readonly tracing: Tracing | undefined,
     private readonly live: LiveFeed | undefined,
-  ) {}
+    private readonly history: RunHistory | undefined,
+  ) {
+    this.spanNames = new RouteSpanNames(name);
+  }
+
+  /** A failed attempt's error, from handled() to settled(), for the history. */
+  private readonly failures = new WeakMap<Delivery, { error: unknown }>();
 
   started(delivery: Delivery): RunSpans | undefined {
     if (this.metrics !== undefined && delivery.attempt === 1) {
@@ -89,10 +119,21 @@ class ObservedRoute implements RouteObserver {
         this.metrics.publishToStart.observe(Math.max(0, Date.now() - published) / 1_000);
     }
     if (this.live?.active === true) this.notify(delivery, 'running');
-    return this.tracing === undefined ? undefined : new RunSpans(this.tracing, this.name, delivery);
+    this.history?.changed(this.name, delivery, 'running', undefined);
+    return this.tracing === undefined
+      ? undefined
+      : new RunSpans(this.tracing, this.spanNames, delivery);
   }
 
-  handled(spans: RunSpans | undefined, ok: boolean, durationMs: number, result: unknown): void {
+  handled(
+    spans: RunSpans | undefined,
+    ok: boolean,
+    durationMs: number,
+    result: unknown,
+    delivery?: Delivery,
+  ): void {
+    if (!ok && delivery !== undefined && this.history !== undefined)
+      this.failures.set(delivery, { error: result });
     if (this.metrics !== undefined) {
       (ok ? this.metrics.completed : this.metrics.failed).observe(durationMs / 1_000);
       if (ok) this.metrics.addUsage(result);
@@ -102,9 +143,13 @@ class ObservedRoute implements RouteObserver {
 
   settled(delivery: Delivery, spans: RunSpans | undefined, outcome: AttemptOutcome): void {
     spans?.end(outcome);
-    if (this.live?.active !== true) return;
     const status = LIVE_STATUS[outcome];
-    if (status !== undefined) this.notify(delivery, status);
+    if (status === undefined) return;
+    if (this.history !== undefined) {
+      this.history.changed(this.name, delivery, status, this.failures.get(delivery));
+      this.failures.delete(delivery);
+    }
+    if (this.live?.active === true) this.notify(delivery, status);
   }
 
   private notify(delivery: Delivery, status: LiveRunStatus): void {

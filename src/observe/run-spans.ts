@@ -4,7 +4,18 @@
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { Delivery } from '../bus/bus.js';
 import type { RunTracer, SpanAttributes, TraceSpan } from '../core/run-tracer.js';
-import { SpanKind, traceparentOf, type Span, type Tracing } from './tracing.js';
+import { OwnedAttributes, SpanKind, traceparentOf, type Span, type Tracing } from './tracing.js';
+
+/** A route's span names, made once: a name built per delivery is one more string to flatten. */
+export class RouteSpanNames {
+  readonly deliver: string;
+  readonly handle: string;
+
+  constructor(readonly route: string) {
+    this.deliver = `deliver ${route}`;
+    this.handle = `handle ${route}`;
+  }
+}
 
 export class RunSpans implements RunTracer {
   private readonly deliver: Span;
@@ -16,19 +27,23 @@ export class RunSpans implements RunTracer {
 
   constructor(
     private readonly tracing: Tracing,
-    route: string,
+    private readonly names: RouteSpanNames,
     delivery: Delivery,
   ) {
     const event = delivery.event;
-    this.deliver = tracing.startSpan(`deliver ${route}`, SpanKind.CONSUMER, event.traceparent);
-    // Few attributes, set only on a recorded span: each is copied and exported on every delivery.
-    if (this.deliver.isRecording())
-      this.deliver
-        .setAttribute('messaging.destination.name', route)
-        .setAttribute('messaging.message.id', event.id)
-        .setAttribute('agentd.event.type', event.type)
-        .setAttribute('agentd.run.id', delivery.deliveryId)
-        .setAttribute('agentd.run.attempt', delivery.attempt);
+    // Few attributes, in an object the span takes as it is: each is exported on every delivery.
+    this.deliver = tracing.startSpan(
+      names.deliver,
+      SpanKind.CONSUMER,
+      event.traceparent,
+      new OwnedAttributes({
+        'messaging.destination.name': names.route,
+        'messaging.message.id': event.id,
+        'agentd.event.type': event.type,
+        'agentd.run.id': delivery.deliveryId,
+        'agentd.run.attempt': delivery.attempt,
+      }),
+    );
   }
 
   get traceId(): string {
@@ -36,8 +51,8 @@ export class RunSpans implements RunTracer {
   }
 
   /** Opens the handler span, just before the handler is called. */
-  startHandler(route: string): void {
-    this.handler = this.tracing.startChild(`handle ${route}`, this.deliver);
+  startHandler(): void {
+    this.handler = this.tracing.startChild(this.names.handle, this.deliver);
   }
 
   /** The traceparent naming the handler span (or the delivery span before the handler runs). */
@@ -64,9 +79,11 @@ export class RunSpans implements RunTracer {
 
   /** Runs a ctx.step inside its span; `memoized` marks a result handed back from an earlier attempt. */
   async step<T>(name: string, run: (span: Span) => Promise<T>): Promise<T> {
-    const span = this.tracing.startChild(`step ${name}`, this.handler ?? this.deliver, {
-      'agentd.step.name': name,
-    });
+    const span = this.tracing.startChild(
+      `step ${name}`,
+      this.handler ?? this.deliver,
+      new OwnedAttributes({ 'agentd.step.name': name }),
+    );
     const open = (this.openSteps ??= []);
     open.push(span);
     try {

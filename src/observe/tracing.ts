@@ -19,7 +19,7 @@ import {
 } from '@opentelemetry/sdk-trace-base';
 import { OtlpBatcher } from './otlp-batcher.js';
 import { OtlpHttpSender } from './otlp-http-sender.js';
-import { randomId, RecordedSpan, type SpanOrigin } from './recorded-span.js';
+import { OwnedAttributes, randomId, RecordedSpan, type SpanOrigin } from './recorded-span.js';
 
 export interface TracingOptions {
   /**
@@ -107,7 +107,7 @@ export class Tracing {
     name: string,
     kind: SpanKind,
     traceparent: string | undefined,
-    attributes?: SpanAttributes,
+    attributes?: SpanAttributes | OwnedAttributes,
   ): Span {
     const parent = traceparent === undefined ? null : TRACEPARENT.exec(traceparent);
     const traceId = parent?.[1];
@@ -140,7 +140,7 @@ export class Tracing {
   }
 
   /** Starts a child span of `parent`, sampled as the parent is. */
-  startChild(name: string, parent: Span, attributes?: SpanAttributes): Span {
+  startChild(name: string, parent: Span, attributes?: SpanAttributes | OwnedAttributes): Span {
     const context = parent.spanContext();
     const sampled = (context.traceFlags & TraceFlags.SAMPLED) !== 0;
     return this.open(name, SpanKind.INTERNAL, context.traceId, sampled, context, attributes);
@@ -161,7 +161,7 @@ export class Tracing {
     traceId: string,
     sampled: boolean,
     parent: SpanContext | undefined,
-    attributes: SpanAttributes | undefined,
+    attributes: SpanAttributes | OwnedAttributes | undefined,
   ): Span {
     const context: SpanContext = {
       traceId,
@@ -185,4 +185,4 @@ export function traceIdOf(traceparent: string | undefined): string | undefined {
   return traceparent === undefined ? undefined : traceparent.slice(3, 35);
 }
 
-export { SpanKind, type Span };
+export { OwnedAttributes, SpanKind, type Span };

@@ -5,10 +5,12 @@
 import { SpanStatusCode, type Span } from '@opentelemetry/api';
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OtlpBatcher, type OtlpBatcherOptions } from '../../src/observe/otlp-batcher.js';
 import { OtlpHttpSender } from '../../src/observe/otlp-http-sender.js';
-import { SpanKind, Tracing, traceparentOf } from '../../src/observe/tracing.js';
+import { OwnedAttributes, SpanKind, Tracing, traceparentOf } from '../../src/observe/tracing.js';
 import { startRecordingServer, type RecordingServer } from '../fixtures/recording-server.js';
 import { eventually } from './observe-harness.js';
 
@@ -160,6 +162,47 @@ describe('the OTLP/HTTP export', () => {
     expect(slow.requests).toHaveLength(2);
   });
 
+  it('writes each body into the buffer of one already sent, and every body arrives whole', async () => {
+    const memory = new InMemorySpanExporter();
+    const tracing = new Tracing({ exporter: memory, immediate: true });
+    // A long span, then shorter ones: a reused buffer must not leak the longer body's tail.
+    const names = ['first '.repeat(200), 'second', 'third', 'fourth'];
+    for (const name of names) tracing.startSpan(name, SpanKind.INTERNAL, undefined).end();
+    const spans = memory.getFinishedSpans();
+    const batcher = new OtlpBatcher(
+      new OtlpHttpSender({ url: `${collector.url}/reused` }),
+      spans[0] as ReadableSpan,
+      { maxBatch: 1 },
+    );
+    for (const span of spans) {
+      batcher.onEnd(span);
+      await batcher.forceFlush();
+    }
+    await batcher.shutdown();
+    const sent = collector.requests
+      .filter((r) => r.path === '/reused')
+      .map((r) => {
+        const body = JSON.parse(r.text) as {
+          resourceSpans: Array<{ scopeSpans: Array<{ spans: Array<{ name: string }> }> }>;
+        };
+        return body.resourceSpans[0]?.scopeSpans[0]?.spans.map((span) => span.name);
+      });
+    expect(sent).toEqual(names.map((name) => [name]));
+  });
+
+  it('counts a connection closed before any answer as a failed attempt', async () => {
+    const hangUp = createServer((req) => req.socket.destroy());
+    await new Promise<void>((resolve) => hangUp.listen(0, '127.0.0.1', resolve));
+    const { port } = hangUp.address() as AddressInfo;
+    const sender = new OtlpHttpSender({ url: `http://127.0.0.1:${port}/v1/traces` });
+    sender.stopRetrying();
+    await expect(sender.post(Buffer.from('{"resourceSpans":[]}'))).rejects.toThrow(
+      `OTLP collector at http://127.0.0.1:${port}/v1/traces could not be reached`,
+    );
+    sender.close();
+    await new Promise((resolve) => hangUp.close(resolve));
+  });
+
   it('refuses a URL that is not http(s)', () => {
     expect(() => new OtlpHttpSender({ url: 'ftp://collector/v1/traces' })).toThrow(
       'observe.otlp.url must be an http(s) URL, got ftp://collector/v1/traces',
@@ -245,6 +288,27 @@ describe('spans', () => {
     expect(Object.keys(finished?.attributes ?? {})).toHaveLength(128);
     expect(finished?.attributes.a0).toBe('replaced');
     expect(finished?.droppedAttributesCount).toBe(2);
+  });
+
+  it('take attributes given as their own, and count them against the limit', () => {
+    const memory = new InMemorySpanExporter();
+    const tracing = new Tracing({ exporter: memory, immediate: true });
+    const values: Record<string, number> = {};
+    for (let i = 0; i < 127; i++) values[`a${i}`] = i;
+    const span = tracing.startSpan(
+      'work',
+      SpanKind.INTERNAL,
+      undefined,
+      new OwnedAttributes(values),
+    );
+    span.setAttribute('a0', 'replaced').setAttribute('fits', true).setAttribute('past', true);
+    span.end();
+    const [finished] = memory.getFinishedSpans();
+    expect(finished?.attributes).toBe(values);
+    expect(Object.keys(values)).toHaveLength(128);
+    expect(values.a0).toBe('replaced');
+    expect(finished?.attributes.fits).toBe(true);
+    expect(finished?.droppedAttributesCount).toBe(1);
   });
 
   it('ignore writes after the end, and a second end', () => {
