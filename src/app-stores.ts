@@ -73,7 +73,9 @@ export async function openBus(
 
 /**
  * Where the governor keeps budgets, pauses and chain counts: beside the events, shared by every
- * worker (tables in the SQLite store, or a JetStream KV bucket every NATS worker uses).
+ * worker (tables in the SQLite store, or a JetStream KV bucket every NATS worker uses). On NATS the
+ * store also holds the rate-limit buckets (its `rateLimits`), since worker processes share them;
+ * the SQLite bus has one daemon, which keeps them in memory.
  */
 export async function openGovernorStore(
   bus: AppBus,

@@ -1,9 +1,12 @@
 // A worker process of its own (`agentd start --workers N` on NATS): the routes without HTTP.
 import { hostname } from 'node:os';
+import { NatsBus } from './bus/nats/nats-bus.js';
 import type { ResolvedConfig } from './core/config.js';
 import { governorSettings } from './governor/governor-settings.js';
 import { startProviderGovernance } from './governor/provider-limiter-setup.js';
+import { runHistoryPublisher } from './history/nats-history.js';
 import type { Logger } from './observe/log.js';
+import { DaemonObserver } from './observe/run-observer.js';
 import { createWorker, type Worker } from './runtime/worker.js';
 import { registryFor } from './contracts/config-contracts.js';
 import { outboxPolicy } from './outbox/outbox-setup.js';
@@ -32,20 +35,27 @@ export async function startWorkerProcess(options: {
   const node = config.node ?? hostname();
   const source = `agentd://${node}`;
   const bus = await openBus(config, dataDir, { source, log });
-  // Limits and breakers are this process's own (see docs/governor.md on several workers).
+  const governorStore = await openGovernorStore(bus, config).catch(async (error: unknown) => {
+    await bus.close();
+    throw error;
+  });
+  // Provider limits are shared through the governor store; breakers are this process's own.
   const governance = startProviderGovernance(config.governor, {
     publish: (events) => bus.publish(events),
     source,
     origin: node,
     log,
+    rateLimits: governorStore.rateLimits,
   });
   let worker: Worker;
   try {
     worker = createWorker({
       ...workerOptions(config, bus, log, source),
-      governor: governorSettings(config, await openGovernorStore(bus, config), () =>
-        governance.circuits.states(),
-      ),
+      governor: governorSettings(config, governorStore, () => governance.circuits.states()),
+      // Its runs show in the admin API of the daemon that serves HTTP (src/history).
+      ...(bus instanceof NatsBus
+        ? { observer: new DaemonObserver({ history: runHistoryPublisher(bus, log) }) }
+        : {}),
     });
     await worker.start();
   } catch (error) {

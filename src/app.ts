@@ -18,6 +18,7 @@ import {
   startProviderGovernance,
   type ProviderGovernance,
 } from './governor/provider-limiter-setup.js';
+import { openNatsHistory, runHistoryPublisher, type NatsHistory } from './history/nats-history.js';
 import type { Logger } from './observe/log.js';
 import { RejectCounter, type RejectCounts } from './observe/reject-counter.js';
 import { ensureAdminToken } from './runtime/admin-token.js';
@@ -79,6 +80,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
   let worker: Worker | undefined;
   let dispatcher: Dispatcher | undefined;
   let governance: ProviderGovernance | undefined;
+  let history: NatsHistory | undefined;
   const stopSources = new AbortController();
   const startedSources: Source[] = [];
   try {
@@ -94,12 +96,15 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     const token = adminToken(config, dataDir, log);
     bus = await openBus(config, dataDir, { source, log });
     const openedBus = bus;
+    // Opened even when worker processes run the routes (status and the admin API read it).
+    const governorStore = await openGovernorStore(openedBus, config);
     // Provider limits and circuit breakers: agent handlers find them by provider name.
     governance = startProviderGovernance(config.governor, {
       publish: (events) => openedBus.publish(events),
       source,
       origin: node,
       log,
+      rateLimits: governorStore.rateLimits,
     });
     const startedGovernance = governance;
     // Metrics, traces, the live feed and the admin API; read lazily, so built before the worker.
@@ -112,9 +117,14 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
       rejects: () => rejects.snapshot(),
       governor: () => worker?.governorStatus?.(),
       ...(options.traceExporter === undefined ? {} : { traceExporter: options.traceExporter }),
+      ...(openedBus instanceof NatsBus ? { runHistory: runHistoryPublisher(openedBus, log) } : {}),
     });
-    // Opened even when worker processes run the routes (status and the admin API read it).
-    const governorStore = await openGovernorStore(openedBus, config);
+    // On NATS the admin API's history is a file of this daemon's, fed from the streams.
+    history =
+      openedBus instanceof NatsBus
+        ? await openNatsHistory(openedBus, { config, dataDir, live: surface.live, log })
+        : undefined;
+    const startedHistory = history;
     worker =
       options.runWorker === false
         ? idleWorker()
@@ -191,6 +201,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           dlq: openedBus.dlq,
           inFlight: () => inFlightOf(startedWorker),
           governor: () => startedWorker.governorStatus?.(),
+          ...(startedHistory === undefined ? {} : { history: startedHistory.readSide }),
         }),
         busOutbox === undefined
           ? undefined
@@ -257,6 +268,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
           await startedWorker.stop();
           await startedDispatcher?.stop();
           await startedGovernance.stop();
+          await startedHistory?.close();
           await openedBus.close();
           await surface.stop();
           releaseDataDir(dataDir);
@@ -271,6 +283,7 @@ export async function startDaemon(options: DaemonOptions): Promise<Daemon> {
     await worker?.stop();
     await dispatcher?.stop();
     await governance?.stop();
+    await history?.close();
     await bus?.close();
     releaseDataDir(dataDir);
     throw error;

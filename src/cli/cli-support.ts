@@ -1,9 +1,12 @@
 // What every CLI command shares: the usage error (exit 2), locating the store, and output.
+import type Database from 'better-sqlite3';
 import Table from 'cli-table3';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { openBus, type AppBus } from '../app-stores.js';
+import { openDatabase } from '../bus/sqlite/schema.js';
 import { SqliteBus } from '../bus/sqlite/sqlite-bus.js';
+import { historyPath } from '../history/nats-history.js';
 import { loadConfig, resolveDataDir, type LoadedConfig } from '../config/load-config.js';
 import { ingestGateFor } from '../contracts/config-contracts.js';
 
@@ -59,12 +62,30 @@ export async function openConfiguredBus(store: CliStore): Promise<AppBus> {
   return openStore(store);
 }
 
-/** For commands that read SQLite's per-run history, which the NATS bus does not keep. */
-export function refuseOnNats(store: CliStore, command: string): void {
-  if (onNats(store))
+/** What the history commands (events, runs, trace) read: a file with the store's schema. */
+export interface HistoryFile {
+  readonly db: Database.Database;
+  close(): Promise<void>;
+}
+
+/**
+ * The history for `command`: the SQLite store (undefined when none exists yet), or on NATS the
+ * history file a daemon serving HTTP from this data directory keeps (src/history), read-only.
+ */
+export function openHistoryFile(store: CliStore, command: string): HistoryFile | undefined {
+  if (!onNats(store)) return openExistingStore(store);
+  const path = historyPath(store.dataDir);
+  if (!existsSync(path))
     throw new UsageError(
-      `${command} reads the embedded SQLite store's history; with bus.kind 'nats' use agentd status and agentd dlq`,
+      `${command} reads the history a daemon on NATS keeps in ${path}, and there is none: run agentd start with this data directory, or use agentd status and agentd dlq`,
     );
+  const db = openDatabase(path, { readonly: true });
+  return {
+    db,
+    close: async () => {
+      db.close();
+    },
+  };
 }
 
 export async function withStore<B extends { close(): Promise<void> }, T>(

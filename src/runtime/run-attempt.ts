@@ -134,7 +134,7 @@ async function attempt(
     outbox: { policy: deps.outboxPolicy, dryRun: route.dryRun, approval: route.approval },
     onPark: (wait) => controller.abort(new RunParked(wait)),
   });
-  spans?.startHandler(route.name);
+  spans?.startHandler();
   const started = performance.now();
   let failure: { error: unknown } | undefined;
   // An agent handler returns its token usage: its budgets and agentd.run.completed carry it.
@@ -164,6 +164,7 @@ async function attempt(
     failure === undefined || wait !== undefined,
     durationMs,
     failure === undefined ? returned : failure.error,
+    delivery,
   );
   // What the run spent is booked whatever became of it: the tokens are gone either way. An agent
   // books each model call as it ends (ctx.spend), so turns replayed from steps are not charged twice.

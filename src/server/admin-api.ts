@@ -20,19 +20,60 @@ import {
   runsQuery,
   type ParseResult,
 } from './admin-params.js';
-import type { RoutesAnswer } from './admin-types.js';
+import type {
+  DeadLetterSummary,
+  Page,
+  RouteStatus,
+  RoutesAnswer,
+  RunDetail,
+  StepRecord,
+} from './admin-types.js';
 import { streamLive } from './live-stream.js';
 
-/** The embedded store's read side; absent on NATS, whose history agentd does not keep. */
+/**
+ * The history's read side: the embedded store's, or on NATS the same queries over the daemon's
+ * history file (src/history).
+ */
 export interface AdminStore {
   queries: AdminQueries;
   lineage: LineageQueries;
   inspector: SqliteInspector;
 }
 
+export interface DeadFilter {
+  route?: string;
+  type?: string;
+  cursor?: number;
+}
+
+/**
+ * Routes and dead letters as the bus holds them: the store's tables on SQLite; on NATS the
+ * routes' consumers and the DLQ stream, whose ids are the ones replay and purge take.
+ */
+export interface AdminBusView {
+  routes(): RouteStatus[] | Promise<RouteStatus[]>;
+  deadLetters(
+    filter: DeadFilter & { limit: number },
+  ): Page<DeadLetterSummary> | Promise<Page<DeadLetterSummary>>;
+  deadIds(filter: Omit<DeadFilter, 'cursor'>): string[] | Promise<string[]>;
+  /** A run's steps, where the bus keeps them apart from the history (NATS: the state bucket). */
+  runSteps?: (run: RunDetail) => Promise<StepRecord[]>;
+}
+
+/** The bus view of the embedded store. */
+export function storeBusView(store: AdminStore): AdminBusView {
+  return {
+    routes: () => store.inspector.routes(),
+    deadLetters: (filter) => store.queries.deadLetters(filter),
+    deadIds: (filter) => store.queries.deadIds(filter),
+  };
+}
+
 export interface AdminApiOptions {
   tokens: AdminTokens;
-  store: AdminStore | undefined;
+  store: AdminStore;
+  /** Routes and dead letters. */
+  view: AdminBusView;
   dlq: DeadLetterQueue;
   /** In-flight runs per route, from this process's worker. */
   inFlight(): Record<string, number>;
@@ -45,12 +86,9 @@ export interface AdminApiOptions {
   signal: AbortSignal;
 }
 
-const NO_STORE =
-  'the admin API reads the embedded SQLite store; with bus.kind "nats" use agentd status and agentd dlq';
-
 export function createAdminApi(options: AdminApiOptions): Hono {
   const api = new Hono();
-  const { tokens } = options;
+  const { tokens, store } = options;
   const read = requireScope(tokens, 'read');
   const admin = requireScope(tokens, 'admin');
   api.use('*', read);
@@ -60,100 +98,89 @@ export function createAdminApi(options: AdminApiOptions): Hono {
   );
 
   api.get('/events', (c) =>
-    withStore(c, options, (store) =>
-      answer(c, parseWith(eventsQuery, c.req.query()), (q) =>
-        store.queries.events({
-          limit: q.limit,
-          ...defined({
-            type: q.type,
-            key: q.key,
-            since: q.since,
-            until: q.until,
-            status: q.status as RunStatus | undefined,
-            q: q.q,
-            cursor: q.cursor,
-          }),
+    answer(c, parseWith(eventsQuery, c.req.query()), (q) =>
+      store.queries.events({
+        limit: q.limit,
+        ...defined({
+          type: q.type,
+          key: q.key,
+          since: q.since,
+          until: q.until,
+          status: q.status as RunStatus | undefined,
+          q: q.q,
+          cursor: q.cursor,
         }),
-      ),
+      }),
     ),
   );
 
-  api.get('/events/:id', (c) =>
-    withStore(c, options, (store) => {
-      const found = store.queries.event(c.req.param('id'));
-      return found === undefined
-        ? c.json({ error: `no event with id ${c.req.param('id')}` }, 404)
-        : c.json(found);
-    }),
-  );
+  api.get('/events/:id', (c) => {
+    const found = store.queries.event(c.req.param('id'));
+    return found === undefined
+      ? c.json({ error: `no event with id ${c.req.param('id')}` }, 404)
+      : c.json(found);
+  });
 
-  api.get('/events/:id/lineage', (c) =>
-    withStore(c, options, (store) => {
-      const tree = store.lineage.lineage(c.req.param('id'));
-      return tree === undefined
-        ? c.json({ error: `no event with id ${c.req.param('id')}` }, 404)
-        : c.json(tree);
-    }),
-  );
+  api.get('/events/:id/lineage', (c) => {
+    const tree = store.lineage.lineage(c.req.param('id'));
+    return tree === undefined
+      ? c.json({ error: `no event with id ${c.req.param('id')}` }, 404)
+      : c.json(tree);
+  });
 
   api.get('/runs', (c) =>
-    withStore(c, options, (store) =>
-      answer(c, parseWith(runsQuery, c.req.query()), (q) =>
-        store.queries.runs({
-          limit: q.limit,
-          ...defined({
-            route: q.route,
-            status: q.status as RunStatus | undefined,
-            eventId: q.event,
-            cursor: q.cursor,
-          }),
+    answer(c, parseWith(runsQuery, c.req.query()), (q) =>
+      store.queries.runs({
+        limit: q.limit,
+        ...defined({
+          route: q.route,
+          status: q.status as RunStatus | undefined,
+          eventId: q.event,
+          cursor: q.cursor,
         }),
-      ),
+      }),
     ),
   );
 
-  api.get('/runs/:id', (c) =>
-    withStore(c, options, (store) => {
-      const id = c.req.param('id');
-      const run = /^\d{1,15}$/.test(id) ? store.queries.run(Number(id)) : undefined;
-      return run === undefined ? c.json({ error: `no run with id ${id}` }, 404) : c.json(run);
-    }),
-  );
+  api.get('/runs/:id', async (c) => {
+    const id = c.req.param('id');
+    const run = /^\d{1,15}$/.test(id) ? store.queries.run(Number(id)) : undefined;
+    if (run === undefined) return c.json({ error: `no run with id ${id}` }, 404);
+    const { runSteps } = options.view;
+    return c.json(runSteps === undefined ? run : { ...run, steps: await runSteps(run) });
+  });
 
-  api.get('/routes', (c) =>
-    withStore(c, options, (store) => {
-      const inFlight = options.inFlight();
-      const governor = options.governor?.();
-      const governed = new Map(governor?.routes.map((r) => [r.route, r]));
-      return c.json({
-        routes: store.inspector.routes().map((route) => {
-          const g = governed.get(route.route);
-          return {
-            ...route,
-            inFlight: inFlight[route.route] ?? 0,
-            paused: g?.paused !== undefined,
-            pause: g?.paused ?? null,
-            budget: g?.budget ?? null,
-            priority: g?.priority ?? 0,
-            runsPerMinute: g?.runsPerMinute ?? 0,
-          };
-        }),
-        governor:
-          governor === undefined
-            ? null
-            : { global: governor.global, loop: governor.loop, circuits: governor.circuits },
-      } satisfies RoutesAnswer);
-    }),
-  );
+  api.get('/routes', async (c) => {
+    const routes = await options.view.routes();
+    const inFlight = options.inFlight();
+    const governor = options.governor?.();
+    const governed = new Map(governor?.routes.map((r) => [r.route, r]));
+    return c.json({
+      routes: routes.map((route) => {
+        const g = governed.get(route.route);
+        return {
+          ...route,
+          inFlight: inFlight[route.route] ?? 0,
+          paused: g?.paused !== undefined,
+          pause: g?.paused ?? null,
+          budget: g?.budget ?? null,
+          priority: g?.priority ?? 0,
+          runsPerMinute: g?.runsPerMinute ?? 0,
+        };
+      }),
+      governor:
+        governor === undefined
+          ? null
+          : { global: governor.global, loop: governor.loop, circuits: governor.circuits },
+    } satisfies RoutesAnswer);
+  });
 
   api.get('/dlq', (c) =>
-    withStore(c, options, (store) =>
-      answer(c, parseWith(dlqQuery, c.req.query()), (q) =>
-        store.queries.deadLetters({
-          limit: q.limit,
-          ...defined({ route: q.route, type: q.type, cursor: q.cursor }),
-        }),
-      ),
+    answer(c, parseWith(dlqQuery, c.req.query()), (q) =>
+      options.view.deadLetters({
+        limit: q.limit,
+        ...defined({ route: q.route, type: q.type, cursor: q.cursor }),
+      }),
     ),
   );
 
@@ -194,30 +221,24 @@ export function createAdminApi(options: AdminApiOptions): Hono {
   );
 
   api.get('/stream', (c) =>
-    withStore(c, options, (store) =>
-      streamLive(c, {
-        queries: store.queries,
-        live: options.live,
-        signal: options.signal,
-        after: c.req.query('after'),
-      }),
-    ),
+    streamLive(c, {
+      queries: store.queries,
+      live: options.live,
+      signal: options.signal,
+      after: c.req.query('after'),
+    }),
   );
 
   return api;
 }
 
-function withStore(
+async function answer<T>(
   c: Context,
-  options: AdminApiOptions,
-  fn: (store: AdminStore) => Response | Promise<Response>,
-): Response | Promise<Response> {
-  return options.store === undefined ? c.json({ error: NO_STORE }, 501) : fn(options.store);
-}
-
-function answer<T>(c: Context, parsed: ParseResult<T>, fn: (value: T) => unknown): Response {
+  parsed: ParseResult<T>,
+  fn: (value: T) => unknown,
+): Promise<Response> {
   if (!parsed.ok) return c.json({ error: parsed.error, issues: parsed.issues }, 400);
-  return c.json(fn(parsed.value));
+  return c.json(await fn(parsed.value));
 }
 
 async function bulk(
@@ -228,18 +249,8 @@ async function bulk(
   const parsed = parseWith(dlqBulkBody, await jsonBody(c));
   if (!parsed.ok) return c.json({ error: parsed.error, issues: parsed.issues }, 400);
   const body = parsed.value;
-  let ids = body.ids;
-  if (ids === undefined) {
-    if (options.store === undefined) {
-      const all = await options.dlq.list({
-        limit: Number.MAX_SAFE_INTEGER,
-        ...defined({ subscription: body.route, type: body.type }),
-      });
-      ids = all.map((d) => d.deliveryId);
-    } else {
-      ids = options.store.queries.deadIds(defined({ route: body.route, type: body.type }));
-    }
-  }
+  const ids =
+    body.ids ?? (await options.view.deadIds(defined({ route: body.route, type: body.type })));
   return c.json(await act(ids, body.fresh === true));
 }
 

@@ -1,6 +1,7 @@
 // Everything a daemon shows about itself, assembled in one place for the composition root: the
 // metrics registry, the tracer (when observe.otlp is set or an exporter is passed), the live feed,
-// the run observer the worker reports to, and the admin API over the store's read side.
+// the run observer the worker reports to, and the admin API over the store's read side (on NATS,
+// over the daemon's history file, which src/history builds from the streams).
 import type { SpanExporter } from '@opentelemetry/sdk-trace-base';
 import type Database from 'better-sqlite3';
 import type { Hono } from 'hono';
@@ -20,11 +21,11 @@ import { registerGovernorMetrics, type GovernorReading } from '../observe/govern
 import type { BudgetStatus } from '../governor/budget-ledger.js';
 import { DispatchObserver, type OutboxObserver } from '../observe/outbox-observer.js';
 import type { RejectCount } from '../observe/reject-counter.js';
-import { DaemonObserver, type RunObserver } from '../observe/run-observer.js';
+import { DaemonObserver, type RunHistory, type RunObserver } from '../observe/run-observer.js';
 import { Tracing } from '../observe/tracing.js';
 import { outboxPolicy } from '../outbox/outbox-setup.js';
 import type { AdminTokens } from './admin-auth.js';
-import { createAdminApi } from './admin-api.js';
+import { createAdminApi, storeBusView, type AdminBusView } from './admin-api.js';
 
 export interface AdminSurfaceOptions {
   config: ResolvedConfig;
@@ -39,6 +40,17 @@ export interface AdminSurfaceOptions {
   governor?: () => GovernorStatus | undefined;
   /** Spans go here instead of (or without) observe.otlp: tests and embedders. */
   traceExporter?: SpanExporter;
+  /**
+   * On NATS: where this daemon's worker publishes its run changes. The live feed then gets run
+   * changes from the history file as it applies them (every worker's), not from this worker.
+   */
+  runHistory?: RunHistory;
+}
+
+/** On NATS: the history file and the bus's own view of routes and dead letters. */
+export interface HistoryReadSide {
+  db: Database.Database;
+  view: AdminBusView;
 }
 
 export class AdminSurface {
@@ -64,7 +76,7 @@ export class AdminSurface {
     this.tracing = tracingFor(options);
     this.observer = new DaemonObserver({
       metrics: this.metrics,
-      live: this.live,
+      ...(options.runHistory === undefined ? { live: this.live } : { history: options.runHistory }),
       ...(this.tracing === undefined ? {} : { tracing: this.tracing }),
     });
     const outboxBacklog = db === undefined ? undefined : new OutboxBacklogReader(db);
@@ -85,18 +97,21 @@ export class AdminSurface {
     dlq: DeadLetterQueue;
     inFlight(): Record<string, number>;
     governor?: () => GovernorStatus | undefined;
+    /** Required where the surface has no store of its own (NATS). */
+    history?: HistoryReadSide;
   }): Hono {
-    const { db } = this.options;
+    const { history, ...rest } = options;
+    const db = history?.db ?? this.options.db;
+    if (db === undefined) throw new Error('the admin API needs the store or a history file');
+    const store = {
+      queries: new AdminQueries(db),
+      lineage: new LineageQueries(db),
+      inspector: new SqliteInspector(db),
+    };
     return createAdminApi({
-      ...options,
-      store:
-        db === undefined
-          ? undefined
-          : {
-              queries: new AdminQueries(db),
-              lineage: new LineageQueries(db),
-              inspector: new SqliteInspector(db),
-            },
+      ...rest,
+      store,
+      view: history?.view ?? storeBusView(store),
       live: this.live,
       log: this.options.log,
       node: this.options.node,

@@ -1,5 +1,6 @@
 // The CLI on a NATS bus: `agentd start --workers 2` serves HTTP in one process and runs the routes
-// in two worker processes; emit, status and dlq work against NATS; SQLite-only commands say so.
+// in two worker processes; emit, status and dlq work against NATS; events and runs read the
+// history the daemon keeps.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { jetstreamManager } from '@nats-io/jetstream';
@@ -97,7 +98,25 @@ export default defineConfig({
       ),
     ).toEqual({ purged: 1 });
 
-    expectUsageError(await runCli(['events'], { cwd: dir }), "bus.kind 'nats'");
+    // The history the daemon builds from NATS: events, and the runs of the worker processes.
+    const deadRuns = await eventually(async () => {
+      const runs = parseJson<{ route: string; eventType: string; errors: unknown[] }[]>(
+        await runCli(['runs', '--status', 'dead', '--json'], { cwd: dir }),
+      );
+      return runs.length > 0 ? runs : undefined;
+    }, 'the dead run in the history');
+    expect(deadRuns).toEqual([
+      expect.objectContaining({ route: 'demo.bad', eventType: 'demo.bad' }),
+    ]);
+    const events = parseJson<{ event: { type: string } }[]>(
+      await runCli(['events', '--type', 'demo.*', '--json'], { cwd: dir }),
+    );
+    expect(events.map((e) => e.event.type)).toEqual(['demo.bad', 'demo.hello']);
+    // Without a daemon's history file there is nothing to read on NATS, and it says so.
+    expectUsageError(
+      await runCli(['events', '--data-dir', join(dir, 'elsewhere')], { cwd: dir }),
+      'there is none',
+    );
     // SIGTERM drains the worker processes too, and exits cleanly.
     expect(await daemon.process.stop('SIGTERM', 30_000)).toMatchObject({ code: 0 });
   });

@@ -5,8 +5,7 @@ import { compilePattern } from '../../core/type-pattern.js';
 import {
   localTime,
   locateStore,
-  refuseOnNats,
-  openExistingStore,
+  openHistoryFile,
   openStore,
   parsePositiveInt,
   printJson,
@@ -43,8 +42,7 @@ export function registerEvents(program: Command): void {
         throw new UsageError((error as Error).message);
       }
       const store = await locateStore(opts);
-      refuseOnNats(store, 'agentd events');
-      const bus = openExistingStore(store);
+      const bus = openHistoryFile(store, 'agentd events');
       if (bus === undefined && opts.follow !== true)
         return opts.json === true ? printJson([]) : undefined;
       const filter = match === undefined ? { limit } : { limit, match };

@@ -5,8 +5,7 @@ import {
   duration,
   localTime,
   locateStore,
-  refuseOnNats,
-  openExistingStore,
+  openHistoryFile,
   parsePositiveInt,
   printJson,
   printTable,
@@ -43,8 +42,7 @@ export function registerRuns(program: Command): void {
         );
       }
       const store = await locateStore(opts);
-      refuseOnNats(store, 'agentd runs');
-      const runs = await withStore(openExistingStore(store), (bus) =>
+      const runs = await withStore(openHistoryFile(store, 'agentd runs'), (bus) =>
         new SqliteInspector(bus.db).runs({
           limit,
           ...(opts.route === undefined ? {} : { route: opts.route }),

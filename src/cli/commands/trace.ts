@@ -11,9 +11,8 @@ import {
   duration,
   localTime,
   locateStore,
-  openExistingStore,
+  openHistoryFile,
   printJson,
-  refuseOnNats,
   shorten,
   UsageError,
   withStore,
@@ -30,8 +29,7 @@ export function registerTrace(program: Command): void {
     .option('--json', 'print JSON')
     .action(async (eventId: string, opts: StoreOptions & { json?: boolean }) => {
       const store = await locateStore(opts);
-      refuseOnNats(store, 'agentd trace');
-      const tree = await withStore(openExistingStore(store), (bus) =>
+      const tree = await withStore(openHistoryFile(store, 'agentd trace'), (bus) =>
         new LineageQueries(bus.db).lineage(eventId),
       );
       if (tree === undefined)
