@@ -25,6 +25,21 @@ export interface GatedRoute {
   lines: Array<Record<string, unknown>>;
 }
 
+/** A logger at `level` whose JSON lines land in `lines`. */
+export function capturedLog(level: 'debug' | 'warn'): {
+  log: Logger;
+  lines: Array<Record<string, unknown>>;
+} {
+  const lines: Array<Record<string, unknown>> = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { lines, log: createLogger({ level, destination: sink, pretty: false }) };
+}
+
 /** Subscribes route `name` to `types` with room for `limit` unfinished deliveries. */
 export async function gatedRoute(
   bus: SqliteBus,
@@ -34,24 +49,11 @@ export async function gatedRoute(
   limit = 1,
 ): Promise<GatedRoute> {
   const route = await bus.subscribe(name, { ...DEFAULT_SUBSCRIPTION, types });
-  const lines: Array<Record<string, unknown>> = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-      done();
-    },
-  });
   const clock = new ManualClock('2026-05-01T10:00:00Z');
   const gate = new BacklogGate({
     bus: uncachedBacklogs(bus),
     limits: new Map([[name, limit]]),
     clock,
   });
-  return {
-    route,
-    gate,
-    clock,
-    lines,
-    log: createLogger({ level, destination: sink, pretty: false }),
-  };
+  return { route, gate, clock, ...capturedLog(level) };
 }

@@ -5,7 +5,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { DEFAULT_SUBSCRIPTION, type Subscription } from '../../src/bus/bus.js';
 import { SqliteBus } from '../../src/bus/sqlite/sqlite-bus.js';
@@ -19,9 +18,8 @@ import {
   type BacklogView,
 } from '../../src/governor/backpressure.js';
 import { RefusalLog } from '../../src/governor/backpressure-log.js';
-import { createLogger } from '../../src/observe/log.js';
 import { ManualClock } from '../fixtures/manual-clock.js';
-import { uncachedBacklogs } from './backpressure-view.js';
+import { capturedLog, uncachedBacklogs } from './backpressure-view.js';
 
 let dir: string | undefined;
 let bus: SqliteBus | undefined;
@@ -224,19 +222,9 @@ describe('retryAfterSeconds', () => {
 
 describe('refusal log', () => {
   it('logs the first refusal of a sender at once and counts the rest into the next line', () => {
-    const lines: Array<Record<string, unknown>> = [];
-    const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
-        done();
-      },
-    });
+    const { log, lines } = capturedLog('warn');
     const clock = new ManualClock('2026-05-01T10:00:00Z');
-    const refusals = new RefusalLog(
-      createLogger({ level: 'warn', destination: sink, pretty: false }),
-      10_000,
-      clock,
-    );
+    const refusals = new RefusalLog(log, 10_000, clock);
     const error = new BacklogFullError([{ route: 'review', backlog: 200, limit: 200 }], 3);
     refusals.refused('github', error, { 'x-github-delivery': 'd-1' });
     for (let i = 0; i < 41; i++) refusals.refused('github', error);
