@@ -13,7 +13,6 @@ import { openDatabase } from '../src/bus/sqlite/schema.js';
 import { toEvent, type AgentdEvent } from '../src/core/envelope.js';
 import { on } from '../src/core/route.js';
 import { HistoryProjection } from '../src/history/history-projection.js';
-import { ensureHistoryStream } from '../src/history/history-stream.js';
 import { runHistoryPublisher } from '../src/history/nats-history.js';
 import { createLogger } from '../src/observe/log.js';
 import { DaemonObserver } from '../src/observe/run-observer.js';
@@ -42,9 +41,6 @@ function makeEvents(): AgentdEvent[] {
 async function runPath(withHistory: boolean): Promise<{ rate: number; bus: NatsBus }> {
   const stream = `BENCHHIST${process.pid}_${++namespaces}`;
   const bus = await NatsBus.connect({ servers: NATS, stream, retentionMs: 60 * 60_000 });
-  // Made before the runs, as a daemon makes it, so their changes are kept for the build.
-  if (withHistory)
-    await ensureHistoryStream(bus.store.jsm, bus.names, { retentionMs: 60 * 60_000, replicas: 1 });
   let handled = 0;
   let done!: () => void;
   const finished = new Promise<void>((resolve) => (done = resolve));

@@ -13,7 +13,6 @@ import type { LiveFeed, RunChange } from '../observe/live-feed.js';
 import type { Logger } from '../observe/log.js';
 import { decodeHistoryMessage, type HistoryMessage } from './history-message.js';
 import { HistoryStatements, POSITION } from './history-sql.js';
-import { ensureHistoryStream } from './history-stream.js';
 
 export interface HistoryProjectionOptions {
   store: NatsStore;
@@ -21,7 +20,6 @@ export interface HistoryProjectionOptions {
   path: string;
   /** Rows older than this are pruned, as the streams drop them (0: kept). */
   retentionMs: number;
-  replicas?: number;
   /** Gets each applied run change, for GET /api/stream. */
   live?: LiveFeed;
   log: Logger;
@@ -63,11 +61,6 @@ export class HistoryProjection {
 
   /** Opens (or creates) the file and starts reading both streams from where it stopped. */
   static async open(options: HistoryProjectionOptions): Promise<HistoryProjection> {
-    const { store } = options;
-    await ensureHistoryStream(store.jsm, store.names, {
-      retentionMs: options.retentionMs,
-      replicas: options.replicas ?? 1,
-    });
     const projection = new HistoryProjection(openDatabase(options.path), options);
     try {
       await projection.checkStreams();

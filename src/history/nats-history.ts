@@ -35,13 +35,11 @@ export async function openNatsHistory(
   options: { config: ResolvedConfig; dataDir: string; live: LiveFeed; log: Logger },
 ): Promise<NatsHistory> {
   const { config } = options;
-  const replicas = config.bus?.kind === 'nats' ? config.bus.replicas : undefined;
   const projection = await HistoryProjection.open({
     store: bus.store,
     path: historyPath(options.dataDir),
     // The same age limit as the streams: what they dropped, the file drops too.
     retentionMs: (config.retention?.days ?? 7) * DAY_MS,
-    ...(replicas === undefined ? {} : { replicas }),
     live: options.live,
     log: options.log,
   });

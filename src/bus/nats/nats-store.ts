@@ -125,6 +125,14 @@ export class NatsStore {
         num_replicas: replicas,
         description: 'agentd events refused at ingest',
       });
+      // Run status changes for the admin API's history (src/history), kept as long as the events.
+      await ensureStream(jsm, {
+        name: names.historyStream,
+        subjects: [names.historyWildcard],
+        max_age: retentionMs * NS,
+        num_replicas: replicas,
+        description: 'agentd run status changes, for the admin API history',
+      });
       const kvm = new Kvm(js);
       const kv = await kvm.create(names.bucket, {
         history: 1,
