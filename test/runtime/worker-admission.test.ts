@@ -98,12 +98,17 @@ describe('rate limits', () => {
     for (let i = 0; i < 10; i++) await h.publish('rl.x');
     // The claim loop waits on the governor's clock for the next token (one per 20 s).
     const waiting = () => clock.pending > 0 && clock.nextDueAt === clock.now() + 20_000;
-    await waitFor(() => ran === 3 && waiting(), 'the first 3 runs, then a wait for a token');
+    // A run is counted as its handler starts, and completed once its ack is in: wait for both.
+    const completed = () => statuses(h.runs('rl.x')).completed;
+    await waitFor(
+      () => ran === 3 && waiting() && completed() === 3,
+      'the first 3 runs, then a wait for a token',
+    );
     expect(statuses(h.runs('rl.x'))).toEqual({ completed: 3, queued: 7 });
     await clock.advanceBy(20_000);
     await waitFor(() => ran === 4 && waiting(), 'one more run 20 s later');
     await clock.advanceBy(60_000);
-    await waitFor(() => ran === 7 && waiting(), '3 more after a full period');
+    await waitFor(() => ran === 7 && waiting() && completed() === 7, '3 more after a full period');
     expect(statuses(h.runs('rl.x'))).toEqual({ completed: 7, queued: 3 });
   });
 
