@@ -1,8 +1,8 @@
 // `npm run bench:observe`: what observability costs. The same SqliteBus + worker workload (no-op
 // handlers, the worst case: nothing hides the bookkeeping) runs with nothing observed, with
 // metrics, and with metrics plus tracing (spans dropped in memory, encoded as OTLP but not sent,
-// and exported over OTLP/HTTP to a collector stand-in on loopback), interleaved run by run; medians
-// and their ratio to "off" are printed. `--modes off,memory` runs some modes only (one mode under
+// and exported over OTLP/HTTP to a collector stand-in on loopback, each in protobuf and in JSON),
+// interleaved run by run; medians and their ratio to "off" are printed, and protobuf's to JSON. `--modes off,memory` runs some modes only (one mode under
 // `node --cpu-prof` profiles it).
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import Table from 'cli-table3';
@@ -21,6 +21,7 @@ import { LiveFeed } from '../src/observe/live-feed.js';
 import { createLogger } from '../src/observe/log.js';
 import { AgentdMetrics } from '../src/observe/metrics.js';
 import { DaemonObserver, type RunObserver } from '../src/observe/run-observer.js';
+import type { OtlpProtocol } from '../src/observe/otlp-body.js';
 import { OtlpHttpSender } from '../src/observe/otlp-http-sender.js';
 import { Tracing } from '../src/observe/tracing.js';
 import { createWorker, type Worker } from '../src/runtime/worker.js';
@@ -153,15 +154,22 @@ function modes(sinkUrl: string): Mode[] {
       }),
     },
     traced('metrics + tracing (in memory)', () => new Tracing({ exporter: new DiscardExporter() })),
-    traced('metrics + tracing, 10% sampled (OTLP/HTTP)', () =>
-      Tracing.otlp({ url: sinkUrl, sampleRatio: 0.1 }),
+    traced('metrics + tracing, 10% sampled (OTLP/HTTP json)', () =>
+      Tracing.otlp({ url: sinkUrl, sampleRatio: 0.1, protocol: 'http/json' }),
     ),
-    // What the OTLP mode costs before a byte goes to the collector.
-    traced(
-      'metrics + tracing (OTLP encoded, not sent)',
-      () => new Tracing({ exporter: new DiscardSender({ url: sinkUrl }) }),
-    ),
-    traced('metrics + tracing (OTLP/HTTP)', () => Tracing.otlp({ url: sinkUrl })),
+    ...(['json', 'protobuf'] as const).flatMap((encoding) => {
+      const protocol: OtlpProtocol = `http/${encoding}`;
+      return [
+        // What the OTLP mode costs before a byte goes to the collector.
+        traced(
+          `metrics + tracing (OTLP ${encoding} encoded, not sent)`,
+          () => new Tracing({ exporter: new DiscardSender({ url: sinkUrl, protocol }) }),
+        ),
+        traced(`metrics + tracing (OTLP/HTTP ${encoding})`, () =>
+          Tracing.otlp({ url: sinkUrl, protocol }),
+        ),
+      ];
+    }),
   ];
 }
 
@@ -253,10 +261,10 @@ async function main(): Promise<void> {
   const samples = (name: string) => results.get(name) ?? [];
   // Each round ran every mode back to back: the ratio within a round cancels most of what other
   // processes did to the machine meanwhile, and the median of those ratios drops the outliers.
-  const pairedRatio = (name: string, of: (s: Sample) => number): string => {
-    const off = samples('off');
-    if (off.length === 0) return '—';
-    return median(samples(name).map((s, i) => of(s) / of(off[i] as Sample))).toFixed(3);
+  const pairedRatio = (name: string, of: (s: Sample) => number, baseline = 'off'): string => {
+    const base = samples(baseline);
+    if (base.length === 0 || samples(name).length === 0) return '—';
+    return median(samples(name).map((s, i) => of(s) / of(base[i] as Sample))).toFixed(3);
   };
   const table = new Table({
     head: ['mode', 'events/s (median)', 'throughput vs off', 'CPU µs/event (median)', 'CPU vs off'],
@@ -273,6 +281,16 @@ async function main(): Promise<void> {
   process.stdout.write(
     `${table.toString()}\nOTLP sink (${args.sink === 'inline' ? 'in this process' : 'a process of its own'}) received ${received} bytes\n`,
   );
+  // Both encodings of the same step, round by round: what protobuf saves over JSON.
+  for (const step of ['OTLP %s encoded, not sent', 'OTLP/HTTP %s']) {
+    const [json, proto] = ['json', 'protobuf'].map(
+      (encoding) => `metrics + tracing (${step.replace('%s', encoding)})`,
+    ) as [string, string];
+    if (!results.has(json) || !results.has(proto)) continue;
+    process.stdout.write(
+      `protobuf vs JSON (${step.replace(' %s', '')}): CPU ${pairedRatio(proto, (s) => s.cpuUsPerEvent, json)}, throughput ${pairedRatio(proto, (s) => s.rate, json)}\n`,
+    );
+  }
   process.stdout.write(
     'ratios: median over rounds of each round\'s ratio to "off"; target: at most 10% cost with metrics and tracing on\n',
   );

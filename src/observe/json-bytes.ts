@@ -6,6 +6,7 @@
 // ~50 ns (a string written by Buffer): so fixed text goes in as pre-encoded fragments, long text
 // through Buffer, and only short text byte by byte.
 import type { HrTime } from '@opentelemetry/api';
+import { GrowingBytes } from './growing-bytes.js';
 
 /** From this length a native string write beats the JavaScript loop. */
 const NATIVE_FROM = 24;
@@ -18,33 +19,14 @@ export function fragment(text: string): Uint8Array {
   return Buffer.from(text, 'latin1');
 }
 
-export class JsonBytes {
-  private buffer: Buffer;
-  private length = 0;
+export class JsonBytes extends GrowingBytes {
   /** The last whole second unixNanos wrote, and its digits: spans ending together share it. */
   private lastSeconds = -1;
   private lastSecondsDigits: Uint8Array = new Uint8Array(0);
 
-  constructor(capacity: number) {
-    this.buffer = Buffer.allocUnsafe(Math.max(1_024, capacity));
-  }
-
-  /** Bytes written so far. */
-  get size(): number {
-    return this.length;
-  }
-
   /** Starts over, keeping the buffer: a body that went out makes room for the next. */
   reset(): this {
     this.length = 0;
-    return this;
-  }
-
-  /** A pre-encoded fragment (see fragment()). */
-  raw(bytes: Uint8Array): this {
-    this.reserve(bytes.length);
-    this.buffer.set(bytes, this.length);
-    this.length += bytes.length;
     return this;
   }
 
@@ -141,18 +123,6 @@ export class JsonBytes {
     buffer[at++] = 0x22;
     this.length = at;
     return this;
-  }
-
-  bytes(): Buffer {
-    return this.buffer.subarray(0, this.length);
-  }
-
-  private reserve(bytes: number): void {
-    const needed = this.length + bytes;
-    if (needed <= this.buffer.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(needed, this.buffer.length * 2));
-    this.buffer.copy(bigger, 0, 0, this.length);
-    this.buffer = bigger;
   }
 }
 

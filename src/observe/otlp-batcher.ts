@@ -4,10 +4,10 @@
 // to the collector when it holds `maxBatch` spans or a second after its first; one request at a
 // time, a few bodies waiting at most: past that, spans are dropped (and said so), memory never grows.
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
-import { JsonBytes } from './json-bytes.js';
+import type { BatchOrigin, OtlpBody } from './otlp-body.js';
 import type { OtlpHttpSender } from './otlp-http-sender.js';
-import { writeRequestHead, writeSpan, REQUEST_TAIL, SPAN_BYTES } from './otlp-json.js';
-import type { SpanOrigin } from './recorded-span.js';
+import { OtlpJsonBody } from './otlp-json.js';
+import { OtlpProtoBody } from './otlp-proto.js';
 
 /** Bodies kept for reuse: one being written while one is sent is the steady state. */
 const SPARE_BODIES = 2;
@@ -24,12 +24,12 @@ export interface OtlpBatcherOptions {
 }
 
 export class OtlpBatcher implements SpanProcessor {
-  private body: JsonBytes | undefined;
+  private body: OtlpBody | undefined;
   private spans = 0;
   private timer: NodeJS.Timeout | undefined;
-  private readonly waiting: JsonBytes[] = [];
+  private readonly waiting: Array<{ body: OtlpBody; bytes: Buffer }> = [];
   /** Bodies sent, kept for the next: a fresh megabyte per batch costs page faults and GC work. */
-  private readonly spare: JsonBytes[] = [];
+  private readonly spare: OtlpBody[] = [];
   private sending: Promise<void> | undefined;
   /** Spans dropped since the last body that went out. */
   private dropped = 0;
@@ -39,7 +39,7 @@ export class OtlpBatcher implements SpanProcessor {
   constructor(
     private readonly sender: OtlpHttpSender,
     /** All spans share it: the tracer that owns this processor makes them. */
-    private readonly origin: Pick<SpanOrigin, 'resource' | 'instrumentationScope'>,
+    private readonly origin: BatchOrigin,
     private readonly options: OtlpBatcherOptions = {},
   ) {
     this.maxBatch = options.maxBatch ?? 2_048;
@@ -54,11 +54,11 @@ export class OtlpBatcher implements SpanProcessor {
         this.drop(1);
         return;
       }
-      this.body = this.spare.pop() ?? new JsonBytes(this.maxBatch * SPAN_BYTES);
-      writeRequestHead(this.body, this.origin.resource, this.origin.instrumentationScope);
+      this.body = this.spare.pop() ?? this.newBody();
+      this.body.begin();
       this.timer = setTimeout(() => this.seal(), this.options.delayMs ?? 1_000).unref();
-    } else this.body.ascii(',');
-    writeSpan(this.body, span);
+    }
+    this.body.add(span);
     if (++this.spans >= this.maxBatch) this.seal();
   }
 
@@ -82,7 +82,7 @@ export class OtlpBatcher implements SpanProcessor {
     clearTimeout(this.timer);
     this.timer = undefined;
     if (this.body === undefined) return;
-    this.waiting.push(this.body.ascii(REQUEST_TAIL));
+    this.waiting.push({ body: this.body, bytes: this.body.end() });
     this.body = undefined;
     this.spans = 0;
     this.sending ??= this.pump();
@@ -91,15 +91,22 @@ export class OtlpBatcher implements SpanProcessor {
   private async pump(): Promise<void> {
     for (let next = this.waiting.shift(); next !== undefined; next = this.waiting.shift()) {
       try {
-        await this.sender.post(next.bytes());
+        await this.sender.post(next.bytes);
         this.dropped = 0;
       } catch (error) {
         this.options.onError?.(error instanceof Error ? error : new Error(String(error)));
       }
       // post() settles once nothing reads the body: its buffer can take the next one.
-      if (this.spare.length < SPARE_BODIES) this.spare.push(next.reset());
+      if (this.spare.length < SPARE_BODIES) this.spare.push(next.body);
     }
     this.sending = undefined;
+  }
+
+  /** A body in the encoding the sender announces to the collector. */
+  private newBody(): OtlpBody {
+    return this.sender.protocol === 'http/protobuf'
+      ? new OtlpProtoBody(this.origin, this.maxBatch)
+      : new OtlpJsonBody(this.origin, this.maxBatch);
   }
 
   private drop(spans: number): void {

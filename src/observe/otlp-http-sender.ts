@@ -1,9 +1,10 @@
-// POSTs OTLP/HTTP JSON request bodies to an OpenTelemetry collector (usually
+// POSTs OTLP/HTTP request bodies (protobuf or JSON) to an OpenTelemetry collector (usually
 // http://host:4318/v1/traces) over keep-alive connections. Answers the collector may recover from
 // (429, 502, 503, 504, a dropped connection) are retried with backoff, or after its Retry-After;
 // a body that still fails rejects, with what the collector said.
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { OTLP_PROTOCOLS, type OtlpProtocol } from './otlp-body.js';
 
 const RETRYABLE = new Set([429, 502, 503, 504]);
 const MAX_ATTEMPTS = 5;
@@ -14,12 +15,19 @@ export interface OtlpHttpOptions {
   /** The collector's traces endpoint, e.g. http://127.0.0.1:4318/v1/traces. */
   url: string;
   headers?: Record<string, string>;
+  /**
+   * The bodies' encoding. Default 'http/json': 'http/protobuf' (OTLP/HTTP's own default) sends a
+   * third of the bytes, but measured no clearly lower CPU cost in bench:observe.
+   */
+  protocol?: OtlpProtocol;
   /** One request's time limit. Default 10 s. */
   timeoutMs?: number;
 }
 
 export class OtlpHttpSender {
+  readonly protocol: OtlpProtocol;
   private readonly url: URL;
+  private readonly contentType: string;
   private readonly agent: HttpAgent;
   private readonly stopping = new AbortController();
 
@@ -27,6 +35,13 @@ export class OtlpHttpSender {
     this.url = new URL(options.url);
     if (this.url.protocol !== 'http:' && this.url.protocol !== 'https:')
       throw new Error(`observe.otlp.url must be an http(s) URL, got ${options.url}`);
+    this.protocol = options.protocol ?? 'http/json';
+    if (!OTLP_PROTOCOLS.includes(this.protocol))
+      throw new Error(
+        `observe.otlp.protocol must be ${OTLP_PROTOCOLS.join(' or ')}, got ${String(this.protocol)}`,
+      );
+    this.contentType =
+      this.protocol === 'http/json' ? 'application/json' : 'application/x-protobuf';
     this.agent =
       this.url.protocol === 'https:'
         ? new HttpsAgent({ keepAlive: true, maxSockets: 4 })
@@ -81,7 +96,7 @@ export class OtlpHttpSender {
           agent: this.agent,
           headers: {
             ...this.options.headers,
-            'content-type': 'application/json',
+            'content-type': this.contentType,
             'content-length': body.length,
           },
           timeout: this.options.timeoutMs ?? 10_000,

@@ -6,15 +6,12 @@ import {
   type Attributes,
   type AttributeValue,
   type Link,
-  type SpanContext,
 } from '@opentelemetry/api';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
-import { fragment, type JsonBytes } from './json-bytes.js';
+import { fragment, JsonBytes } from './json-bytes.js';
+import { isEncodable, spanFlags, type BatchOrigin, type OtlpBody } from './otlp-body.js';
 import { RecordedSpan } from './recorded-span.js';
 
-// OTLP span flags: the W3C trace flags in the low byte, then "is remote is known" and "is remote".
-const HAS_IS_REMOTE = 0x100;
-const IS_REMOTE = 0x200;
 // The fixed text of a span, encoded once.
 const TRACE_ID = fragment('{"traceId":');
 const SPAN_ID = fragment(',"spanId":');
@@ -48,6 +45,34 @@ export function writeRequestHead(
 }
 
 export const REQUEST_TAIL = ']}]}]}';
+
+/** One request body of OTLP/JSON, reused from one batch to the next. */
+export class OtlpJsonBody implements OtlpBody {
+  private readonly out: JsonBytes;
+  private first = true;
+
+  constructor(
+    private readonly origin: BatchOrigin,
+    spans: number,
+  ) {
+    this.out = new JsonBytes(spans * SPAN_BYTES);
+  }
+
+  begin(): void {
+    writeRequestHead(this.out.reset(), this.origin.resource, this.origin.instrumentationScope);
+    this.first = true;
+  }
+
+  add(span: ReadableSpan): void {
+    if (!this.first) this.out.ascii(',');
+    this.first = false;
+    writeSpan(this.out, span);
+  }
+
+  end(): Buffer {
+    return this.out.ascii(REQUEST_TAIL).bytes();
+  }
+}
 
 // proto3 JSON leaves out fields at their defaults (zero counts, empty lists, an unset status):
 // less to write and to send.
@@ -92,7 +117,7 @@ export function writeSpan(out: JsonBytes, span: ReadableSpan): void {
     if (message !== undefined) out.ascii(',"message":').string(message);
     out.ascii('}');
   }
-  out.raw(FLAGS).number(flags(context, parent?.isRemote)).ascii('}');
+  out.raw(FLAGS).number(spanFlags(context, parent?.isRemote)).ascii('}');
 }
 
 function writeEvent(out: JsonBytes, event: TimedEvent): void {
@@ -115,11 +140,7 @@ function writeLink(out: JsonBytes, link: Link): void {
   out.ascii(',"attributes":[');
   writeAttributes(out, link.attributes ?? {});
   out.ascii('],"droppedAttributesCount":').number(link.droppedAttributesCount ?? 0);
-  out.ascii(',"flags":').number(flags(context, context.isRemote)).ascii('}');
-}
-
-function flags(context: SpanContext, remote: boolean | undefined): number {
-  return (context.traceFlags & 0xff) | HAS_IS_REMOTE | (remote === true ? IS_REMOTE : 0);
+  out.ascii(',"flags":').number(spanFlags(context, context.isRemote)).ascii('}');
 }
 
 /** OTLP/JSON carries trace and span ids as hex; anything else is escaped, never spliced in raw. */
@@ -183,11 +204,6 @@ function keyFragments(key: string): KeyFragments | undefined {
   };
   KEY_FRAGMENTS.set(key, made);
   return made;
-}
-
-function isEncodable(value: unknown): boolean {
-  const type = typeof value;
-  return type === 'string' || type === 'number' || type === 'boolean' || Array.isArray(value);
 }
 
 /** An OTLP AnyValue; proto3 JSON writes non-finite doubles as strings. */

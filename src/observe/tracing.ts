@@ -18,6 +18,7 @@ import {
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
 import { OtlpBatcher } from './otlp-batcher.js';
+import type { OtlpProtocol } from './otlp-body.js';
 import { OtlpHttpSender } from './otlp-http-sender.js';
 import { OwnedAttributes, randomId, RecordedSpan, type SpanOrigin } from './recorded-span.js';
 
@@ -43,6 +44,8 @@ export interface OtlpOptions {
   /** The collector's traces endpoint, e.g. http://127.0.0.1:4318/v1/traces. */
   url: string;
   headers?: Record<string, string>;
+  /** The bodies' encoding. Default 'http/json'. */
+  protocol?: OtlpProtocol;
   sampleRatio?: number;
 }
 
@@ -86,12 +89,13 @@ export class Tracing {
     this.threshold = ratio >= 1 ? Infinity : ratio * RANDOM_RANGE;
   }
 
-  /** OTLP/HTTP (JSON over HTTP) to the configured collector; what cannot be sent goes to `onError`. */
+  /** OTLP/HTTP (protobuf or JSON) to the configured collector; what cannot be sent goes to `onError`. */
   static otlp(otlp: OtlpOptions, node?: string, onError?: (error: Error) => void): Tracing {
     return new Tracing({
       exporter: new OtlpHttpSender({
         url: otlp.url,
         ...(otlp.headers === undefined ? {} : { headers: otlp.headers }),
+        ...(otlp.protocol === undefined ? {} : { protocol: otlp.protocol }),
       }),
       ...(onError === undefined ? {} : { onError }),
       ...(node === undefined ? {} : { node }),

@@ -144,6 +144,7 @@ function tracingFor(options: AdminSurfaceOptions): Tracing | undefined {
     {
       url: otlp.url,
       ...(otlp.headers === undefined ? {} : { headers: otlp.headers }),
+      ...(otlp.protocol === undefined ? {} : { protocol: otlp.protocol }),
       ...(otlp.sampleRatio === undefined ? {} : { sampleRatio: otlp.sampleRatio }),
     },
     options.node,

@@ -13,8 +13,8 @@ import { OtlpHttpSender } from '../../src/observe/otlp-http-sender.js';
 import { OwnedAttributes, SpanKind, Tracing, traceparentOf } from '../../src/observe/tracing.js';
 import { startRecordingServer, type RecordingServer } from '../fixtures/recording-server.js';
 import { eventually } from './observe-harness.js';
+import { CALLER, recordSpans } from './otlp-spans.js';
 
-const CALLER = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
 let collector: RecordingServer;
 
 beforeAll(async () => {
@@ -24,38 +24,14 @@ afterAll(async () => {
   await collector.close();
 });
 
-/** A span of every kind of content: attributes of each type, an event, a link, an error. */
-function recordSpans(): ReadableSpan[] {
-  const memory = new InMemorySpanExporter();
-  const tracing = new Tracing({ exporter: memory, immediate: true, node: 'laptop' });
-  const deliver = tracing.startSpan('deliver orders', SpanKind.CONSUMER, CALLER, {
-    'agentd.event.type': 'shop.order',
-    'agentd.run.attempt': 2,
-    'agentd.ratio': 0.25,
-    'agentd.replayed': false,
-    'agentd.routes': ['orders', 'audit'],
-    // Text JSON must escape, text it may carry as it is, and a lone surrogate.
-    'agentd.note': 'say "hi"\n\\ to café ☕ 😀 \ud800',
-  });
-  const handle = tracing.startChild('handle orders', deliver);
-  handle.addEvent('checked', { 'stock.left': 3 });
-  handle.addLink({ context: deliver.spanContext(), attributes: { why: 'test' } });
-  handle.recordException(new TypeError('unknown item "coffee"'));
-  handle.setStatus({ code: SpanStatusCode.ERROR, message: 'unknown item "coffee"' });
-  handle.end();
-  deliver.setStatus({ code: SpanStatusCode.OK });
-  deliver.end();
-  return memory.getFinishedSpans();
-}
-
-/** Sends `spans` as agentd's OTLP batcher does (spans written as they end) to `path`. */
+/** Sends `spans` as agentd's OTLP/JSON batcher does (spans written as they end) to `path`. */
 async function sendOurs(
   path: string,
   spans: ReadableSpan[],
   options: OtlpBatcherOptions = {},
 ): Promise<void> {
   const batcher = new OtlpBatcher(
-    new OtlpHttpSender({ url: `${collector.url}${path}` }),
+    new OtlpHttpSender({ url: `${collector.url}${path}`, protocol: 'http/json' }),
     spans[0] as ReadableSpan,
     options,
   );
@@ -105,7 +81,7 @@ describe('the OTLP/HTTP export', () => {
     const tracing = new Tracing({ exporter: memory, immediate: true });
     tracing.startSpan('lonely', SpanKind.INTERNAL, undefined).end();
     const batcher = new OtlpBatcher(
-      new OtlpHttpSender({ url: `${collector.url}/delayed` }),
+      new OtlpHttpSender({ url: `${collector.url}/delayed`, protocol: 'http/json' }),
       memory.getFinishedSpans()[0] as ReadableSpan,
       { delayMs: 20 },
     );
@@ -170,7 +146,7 @@ describe('the OTLP/HTTP export', () => {
     for (const name of names) tracing.startSpan(name, SpanKind.INTERNAL, undefined).end();
     const spans = memory.getFinishedSpans();
     const batcher = new OtlpBatcher(
-      new OtlpHttpSender({ url: `${collector.url}/reused` }),
+      new OtlpHttpSender({ url: `${collector.url}/reused`, protocol: 'http/json' }),
       spans[0] as ReadableSpan,
       { maxBatch: 1 },
     );

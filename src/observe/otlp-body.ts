@@ -1,0 +1,36 @@
+// What the OTLP batcher writes spans into: one request body in one of OTLP/HTTP's encodings
+// (otlp-json.ts, otlp-proto.ts), and what both encodings share.
+import type { SpanContext } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import type { SpanOrigin } from './recorded-span.js';
+
+/** OTLP/HTTP's encodings, as OTEL_EXPORTER_OTLP_PROTOCOL names them. */
+export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'] as const;
+export type OtlpProtocol = (typeof OTLP_PROTOCOLS)[number];
+
+/** The resource and scope every span of a batch shares (one tracer makes them all). */
+export type BatchOrigin = Pick<SpanOrigin, 'resource' | 'instrumentationScope'>;
+
+/** One request body, reused from one batch to the next: begin, add spans, end. */
+export interface OtlpBody {
+  /** Starts a new request (what the last one held is overwritten). */
+  begin(): void;
+  /** Writes one span into the request. */
+  add(span: ReadableSpan): void;
+  /** Closes the request; the bytes are read until the next begin(). */
+  end(): Buffer;
+}
+
+// OTLP span flags: the W3C trace flags in the low byte, then "is remote is known" and "is remote".
+const HAS_IS_REMOTE = 0x100;
+const IS_REMOTE = 0x200;
+
+export function spanFlags(context: SpanContext, remote: boolean | undefined): number {
+  return (context.traceFlags & 0xff) | HAS_IS_REMOTE | (remote === true ? IS_REMOTE : 0);
+}
+
+/** Attribute values OTLP carries: primitives and arrays (anything else is left out). */
+export function isEncodable(value: unknown): boolean {
+  const type = typeof value;
+  return type === 'string' || type === 'number' || type === 'boolean' || Array.isArray(value);
+}
