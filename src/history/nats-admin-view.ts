@@ -1,13 +1,31 @@
 // GET /api/routes, /api/dlq and a run's steps on a NATS bus: from the bus itself (each route's
 // consumer, the DLQ stream, the state bucket), not from the history file, whose runs are only as
-// complete as the run changes it got.
+// complete as the run changes it got. Only what the bus does not count (completed and retrying
+// runs) comes from the file.
+import type Database from 'better-sqlite3';
 import type { NatsBus } from '../bus/nats/nats-bus.js';
+import { runStatus } from '../bus/sqlite/inspect-sql.js';
 import { natsStatus } from '../bus/nats/nats-inspect.js';
 import type { AdminBusView, DeadFilter } from '../server/admin-api.js';
 import type { DeadLetterSummary, Page, RouteStatus } from '../server/admin-types.js';
 import { natsRunSteps } from './nats-run-steps.js';
 
-export function natsAdminView(bus: NatsBus): AdminBusView {
+export function natsAdminView(bus: NatsBus, history: Database.Database): AdminBusView {
+  // Through deliveries_sub: the route's rows only.
+  const counts = history.prepare<[string], { state: string; attempt: number; n: number }>(
+    `SELECT state, attempt > 0 AS attempt, count(*) AS n FROM deliveries WHERE sub = ?
+      GROUP BY state, attempt > 0`,
+  );
+  const fromHistory = (route: string) => {
+    let completed = 0;
+    let retrying = 0;
+    for (const row of counts.all(route)) {
+      const status = runStatus(row.state, row.attempt);
+      if (status === 'completed') completed += row.n;
+      else if (status === 'retrying') retrying += row.n;
+    }
+    return { completed, retrying };
+  };
   const dead = async (filter: DeadFilter) => {
     const all = await bus.dlq.list({
       limit: Number.MAX_SAFE_INTEGER,
@@ -27,11 +45,11 @@ export function natsAdminView(bus: NatsBus): AdminBusView {
         active: r.active,
         types: r.types,
         queued: r.queued,
-        // Out with a worker: running, behind its key or waiting for a retry; NATS does not tell.
+        // Out with a worker: running, behind its key or waiting for a retry (the history file's
+        // count of those waiting for a retry is shown beside it, not taken from it).
         running: r.outstanding,
-        retrying: 0,
         dead: r.dead,
-        completed: 0,
+        ...fromHistory(r.route),
         oldestQueuedAgeMs: null,
       }));
     },

@@ -44,7 +44,7 @@ export async function openNatsHistory(
     log: options.log,
   });
   return {
-    readSide: { db: projection.db, view: natsAdminView(bus) },
+    readSide: { db: projection.db, view: natsAdminView(bus, projection.db) },
     close: () => projection.close(),
   };
 }

@@ -134,6 +134,8 @@ describe.runIf(available)('the admin API history on a NATS bus', () => {
     // Routes and dead letters come from the bus: its DLQ ids are the ones replay takes.
     const routes = await get<RoutesAnswer>('/api/routes');
     expect(routes.routes.find((r) => r.route === 'bad')?.dead).toBe(1);
+    // What the bus does not count comes from the history: the completed runs.
+    expect(routes.routes.find((r) => r.route === 'ok')?.completed).toBe(2);
     const dlq = await get<Page<DeadLetterSummary>>('/api/dlq');
     expect(dlq.items).toEqual([expect.objectContaining({ route: 'bad', eventId: 'e3' })]);
 
