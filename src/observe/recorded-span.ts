@@ -19,7 +19,6 @@ import {
 } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanProcessor, TimedEvent } from '@opentelemetry/sdk-trace-base';
-import { randomFillSync } from 'node:crypto';
 
 /** The SDK's default limits: past them attributes are dropped and the oldest events and links. */
 const MAX_ATTRIBUTES = 128;
@@ -252,26 +251,4 @@ function isAttributeValue(value: unknown): value is AttributeValue {
     if (itemType !== kind) return false;
   }
   return true;
-}
-
-// --- ids: W3C trace and span ids cut from a pool of random hex, refilled 8 KiB at a time ---
-
-const POOL = Buffer.allocUnsafe(8_192);
-let hexPool = '';
-let hexOffset = 0;
-
-/** `bytes` random bytes as lowercase hex, never all zeros (an invalid W3C id). */
-export function randomId(bytes: 8 | 16): string {
-  const length = bytes * 2;
-  for (;;) {
-    if (hexOffset + length > hexPool.length) {
-      // One conversion for hundreds of ids: slicing a string is far cheaper than hex-encoding.
-      randomFillSync(POOL);
-      hexPool = POOL.toString('hex');
-      hexOffset = 0;
-    }
-    const id = hexPool.slice(hexOffset, hexOffset + length);
-    hexOffset += length;
-    if (id.charCodeAt(0) !== 48 || !/^0+$/.test(id)) return id;
-  }
 }

@@ -20,7 +20,8 @@ import {
 import { OtlpBatcher } from './otlp-batcher.js';
 import type { OtlpProtocol } from './otlp-body.js';
 import { OtlpHttpSender } from './otlp-http-sender.js';
-import { OwnedAttributes, randomId, RecordedSpan, type SpanOrigin } from './recorded-span.js';
+import { randomHexId } from '../core/ids.js';
+import { OwnedAttributes, RecordedSpan, type SpanOrigin } from './recorded-span.js';
 
 export interface TracingOptions {
   /**
@@ -122,7 +123,7 @@ export class Tracing {
       traceId === ZERO_TRACE ||
       spanId === ZERO_SPAN
     ) {
-      const newTrace = randomId(16);
+      const newTrace = randomHexId(16);
       const sampled =
         this.threshold === Infinity || parseInt(newTrace.slice(18), 16) < this.threshold;
       return this.open(name, kind, newTrace, sampled, undefined, attributes);
@@ -169,7 +170,7 @@ export class Tracing {
   ): Span {
     const context: SpanContext = {
       traceId,
-      spanId: randomId(8),
+      spanId: randomHexId(8),
       traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
     };
     if (!sampled) return trace.wrapSpanContext(context);
