@@ -165,6 +165,8 @@ describe.runIf(browserAvailable)('the dashboard', () => {
   it('searches by partition key, and says so when nothing matches', async () => {
     await page.getByLabel('search').fill('user-1');
     await page.getByLabel('search').press('Enter');
+    // The events page listed user-0..2 before: wait for the search's answer to replace them.
+    await page.waitForFunction(`document.querySelectorAll('table.events tbody tr').length === 1`);
     await page.locator('tr', { hasText: 'user-1' }).getByText('demo.hello').waitFor();
     expect(await page.locator('table.events tbody tr').count()).toBe(1);
     await page.getByLabel('search').fill('no-such-thing');
