@@ -7,10 +7,10 @@ import {
   type JetStreamManager,
   type StreamConfig,
 } from '@nats-io/jetstream';
-import { Kvm, type KV, type KvEntry } from '@nats-io/kv';
+import { Kvm, type KV } from '@nats-io/kv';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { BusUnavailableError } from '../../core/errors.js';
-import { isWrongLastSequence, KvBucket } from './kv-bucket.js';
+import { KvBucket, type Versioned } from './kv-bucket.js';
 import { namesFor, validStreamName, type Names } from './names.js';
 import { StreamPublisher } from './stream-publisher.js';
 
@@ -212,21 +212,13 @@ export class NatsStore {
     }
   }
 
-  async kvGet<T>(key: string): Promise<{ value: T; revision: number } | undefined> {
-    const entry: KvEntry | null = await this.kv.get(key);
-    if (entry === null || entry.operation !== 'PUT') return undefined;
-    return { value: entry.json<T>(), revision: entry.revision };
+  async kvGet<T>(key: string): Promise<Versioned<T> | undefined> {
+    return this.state.get<T>(key);
   }
 
   /** Stores `value` unless the key exists; returns false when it did. */
   async kvCreate(key: string, value: unknown): Promise<boolean> {
-    try {
-      await this.kv.create(key, JSON.stringify(value));
-      return true;
-    } catch (error) {
-      if (isWrongLastSequence(error)) return false;
-      throw error;
-    }
+    return (await this.state.create(key, value)) > 0;
   }
 
   /**
@@ -234,14 +226,7 @@ export class NatsStore {
    * or 0 when the key had moved on.
    */
   async kvSwap(key: string, value: unknown, revision: number): Promise<number> {
-    try {
-      return revision === 0
-        ? await this.kv.create(key, JSON.stringify(value))
-        : await this.kv.update(key, JSON.stringify(value), revision);
-    } catch (error) {
-      if (isWrongLastSequence(error)) return 0;
-      throw error;
-    }
+    return this.state.swap(key, value, revision);
   }
 
   async kvPut(key: string, value: unknown): Promise<void> {
