@@ -1,5 +1,6 @@
 // The dead-letter queue: inspect each one's errors, replay one, the selected or all (of a route),
 // purge the selected.
+import { FilterSelect } from '../components/filter-select';
 import { Fragment, useState } from 'react';
 import { api, query, type DeadItem, type Page, type RouteInfo } from '../api';
 import { Empty, ErrorNote, Loading } from '../components/empty';
@@ -52,17 +53,15 @@ export function DlqPage({ location, canWrite }: { location: Location; canWrite: 
         <span className="muted">runs that failed for good: fix the cause, then replay</span>
       </header>
       <div className="filters">
-        <label>
-          route
-          <select value={route ?? ''} onChange={(e) => navigate('dlq', { route: e.target.value })}>
-            <option value="">any</option>
-            {(routes.data?.routes ?? []).map((r) => (
-              <option key={r.route} value={r.route}>
-                {r.route} ({r.dead})
-              </option>
-            ))}
-          </select>
-        </label>
+        <FilterSelect
+          label="route"
+          value={route}
+          options={(routes.data?.routes ?? []).map((r) => ({
+            value: r.route,
+            label: `${r.route} (${r.dead})`,
+          }))}
+          onChange={(value) => navigate('dlq', { route: value })}
+        />
         <div className="actions">
           <button
             disabled={!canWrite || selected.size === 0}

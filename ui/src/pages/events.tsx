@@ -1,5 +1,6 @@
 // The live event feed: newest first, filters by type, key and run status, and new events appear
 // at the top as they are stored (on the first page), with their runs' statuses kept current.
+import { FilterSelect } from '../components/filter-select';
 import { useState } from 'react';
 import { api, query, RUN_STATUSES, type EventItem, type Page, type RunChange } from '../api';
 import { Empty, ErrorNote, Loading } from '../components/empty';
@@ -86,17 +87,12 @@ export function EventsPage({ location }: { location: Location }) {
           placeholder="partition key"
           onChange={(v) => setParam('key', v)}
         />
-        <label>
-          run status
-          <select value={filter.status ?? ''} onChange={(e) => setParam('status', e.target.value)}>
-            <option value="">any</option>
-            {RUN_STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
+        <FilterSelect
+          label="run status"
+          value={filter.status}
+          options={RUN_STATUSES}
+          onChange={(value) => setParam('status', value)}
+        />
         {filter.q === undefined ? null : (
           <span className="pill">
             search: {filter.q}{' '}

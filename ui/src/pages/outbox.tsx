@@ -1,6 +1,7 @@
 // The outbox: what handlers asked to send (comments, messages, posts, events), by state. Actions
 // waiting for an operator are approved or rejected here; dead ones are retried; each one shows
 // what its sink answered, or every attempt's error.
+import { FilterSelect } from '../components/filter-select';
 import { Fragment, useEffect, useState } from 'react';
 import { ACTION_STATES, api, ApiError, query, type OutboxAction } from '../api';
 import { Empty, ErrorNote, Loading } from '../components/empty';
@@ -82,28 +83,18 @@ export function OutboxPage({ location, canWrite }: { location: Location; canWrit
         <span className="muted">what handlers asked to send, sent once their run succeeded</span>
       </header>
       <div className="filters">
-        <label>
-          state
-          <select value={filter.state ?? ''} onChange={(e) => set('state', e.target.value)}>
-            <option value="">any</option>
-            {ACTION_STATES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          sink
-          <select value={filter.sink ?? ''} onChange={(e) => set('sink', e.target.value)}>
-            <option value="">any</option>
-            {SINKS.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
+        <FilterSelect
+          label="state"
+          value={filter.state}
+          options={ACTION_STATES}
+          onChange={(value) => set('state', value)}
+        />
+        <FilterSelect
+          label="sink"
+          value={filter.sink}
+          options={SINKS}
+          onChange={(value) => set('sink', value)}
+        />
         <label>
           route
           <input

@@ -1,4 +1,5 @@
 // Runs, newest first, by route and status.
+import { FilterSelect } from '../components/filter-select';
 import { api, query, RUN_STATUSES, type Page, type RouteInfo, type RunRecord } from '../api';
 import { Empty, ErrorNote, Loading } from '../components/empty';
 import { Pager } from '../components/pager';
@@ -29,28 +30,18 @@ export function RunsPage({ location }: { location: Location }) {
         <span className="muted">one per route and event, across its attempts</span>
       </header>
       <div className="filters">
-        <label>
-          route
-          <select value={filter.route ?? ''} onChange={(e) => set('route', e.target.value)}>
-            <option value="">any</option>
-            {(routes.data?.routes ?? []).map((r) => (
-              <option key={r.route} value={r.route}>
-                {r.route}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          status
-          <select value={filter.status ?? ''} onChange={(e) => set('status', e.target.value)}>
-            <option value="">any</option>
-            {RUN_STATUSES.map((s) => (
-              <option key={s} value={s}>
-                {s}
-              </option>
-            ))}
-          </select>
-        </label>
+        <FilterSelect
+          label="route"
+          value={filter.route}
+          options={(routes.data?.routes ?? []).map((r) => r.route)}
+          onChange={(value) => set('route', value)}
+        />
+        <FilterSelect
+          label="status"
+          value={filter.status}
+          options={RUN_STATUSES}
+          onChange={(value) => set('status', value)}
+        />
       </div>
       <ErrorNote error={page.error} />
       {page.data === undefined ? (
