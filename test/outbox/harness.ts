@@ -4,26 +4,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteBus } from '../../src/bus/sqlite/sqlite-bus.js';
-import type { StoredAction } from '../../src/bus/outbox-store.js';
 import { validateConfig, type AgentdConfig } from '../../src/core/config.js';
-import { toEvent, type AgentdEvent } from '../../src/core/envelope.js';
 import { createLogger } from '../../src/observe/log.js';
-import type { Dispatcher } from '../../src/outbox/dispatcher.js';
-import { dispatcherFor, prepareOutbox } from '../../src/outbox/outbox-setup.js';
-import { createWorker, type Worker } from '../../src/runtime/worker.js';
+import { prepareOutbox } from '../../src/outbox/outbox-setup.js';
+import { wireAgentd, type WiredAgentd } from './wired-agentd.js';
 
 export const log = createLogger({ level: (process.env.HARNESS_LOG as 'warn') ?? 'silent' });
 export const SOURCE = 'agentd://test';
 
-export interface Harness {
-  bus: SqliteBus;
-  worker: Worker;
-  dispatcher: Dispatcher;
+export interface Harness extends WiredAgentd<SqliteBus> {
   dir: string;
-  publish(type: string, extra?: Record<string, unknown>): Promise<AgentdEvent>;
-  actions(): Promise<StoredAction[]>;
-  /** Stops worker and dispatcher and closes the bus (a clean stop). */
-  stop(): Promise<void>;
   /** Stops, then starts again on the same store with the same config: a restart. */
   restart(): Promise<Harness>;
 }
@@ -40,36 +30,17 @@ export async function startAgentd(
   const resolved = validateConfig(config, 'test');
   const setup = prepareOutbox(resolved.outbox, options.env ?? process.env);
   const bus = new SqliteBus({ path: join(dir, 'agentd.db'), source: SOURCE, sweepIntervalMs: 50 });
-  const worker = createWorker({
-    bus,
-    routes: resolved.routes,
+  const wired = await wireAgentd(bus, resolved, setup, {
     log,
     source: SOURCE,
-    outbox: setup.policy,
+    afterWorkerStart: () => bus.recoverLeases(),
   });
-  await worker.start();
-  await bus.recoverLeases();
-  const dispatcher = dispatcherFor(setup, bus.outbox, bus, { log, source: SOURCE });
-  await dispatcher.start();
-  let stopped = false;
   const harness: Harness = {
-    bus,
-    worker,
-    dispatcher,
+    ...wired,
     dir,
-    async publish(type, extra = {}) {
-      const event = toEvent({ type, ...extra }, { source: 'test', trust: 'operator' });
-      await bus.publish([event]);
-      return event;
-    },
-    actions: () => bus.outbox.list({ limit: 10_000 }),
     async stop() {
-      if (stopped) return;
-      stopped = true;
       opened.delete(harness);
-      await worker.stop();
-      await dispatcher.stop();
-      await bus.close();
+      await wired.stop();
     },
     async restart() {
       await harness.stop();

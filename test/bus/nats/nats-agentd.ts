@@ -2,28 +2,18 @@
 // dispatcher wired as the daemon wires them (prepareOutbox + dispatcherFor). Several of them on one
 // stream are several machines sharing the work.
 import { NatsBus } from '../../../src/bus/nats/nats-bus.js';
-import type { StoredAction } from '../../../src/bus/outbox-store.js';
 import { validateConfig, type AgentdConfig } from '../../../src/core/config.js';
-import { toEvent, type AgentdEvent } from '../../../src/core/envelope.js';
 import type { IngestGate } from '../../../src/core/ingest-gate.js';
 import { createLogger } from '../../../src/observe/log.js';
-import type { Dispatcher } from '../../../src/outbox/dispatcher.js';
-import { dispatcherFor, prepareOutbox } from '../../../src/outbox/outbox-setup.js';
-import { createWorker, type Worker } from '../../../src/runtime/worker.js';
+import { prepareOutbox } from '../../../src/outbox/outbox-setup.js';
+import { wireAgentd, type WiredAgentd } from '../../outbox/wired-agentd.js';
 import { dropNamespace, NATS_URL, uniqueStream } from './nats-server.js';
 
 export const log = createLogger({ level: (process.env.HARNESS_LOG as 'warn') ?? 'silent' });
 export const SOURCE = 'agentd://nats-test';
 
-export interface NatsAgentd {
-  bus: NatsBus;
-  worker: Worker;
-  dispatcher: Dispatcher;
+export interface NatsAgentd extends WiredAgentd<NatsBus> {
   stream: string;
-  publish(type: string, extra?: Record<string, unknown>): Promise<AgentdEvent>;
-  actions(): Promise<StoredAction[]>;
-  /** Stops worker and dispatcher and closes the bus (a clean stop). */
-  stop(): Promise<void>;
   /** Stops, then starts again on the same namespace with the same config: a restart. */
   restart(): Promise<NatsAgentd>;
 }
@@ -54,36 +44,17 @@ export async function startNatsAgentd(
     ...(options.gate === undefined ? {} : { gate: options.gate }),
     onError: (error, context) => log.error({ ...context, err: error }, 'NATS bus'),
   });
-  const worker = createWorker({
-    bus,
-    routes: resolved.routes,
+  const wired = await wireAgentd(bus, resolved, setup, {
     log,
     source: SOURCE,
-    outbox: setup.policy,
-    ...(options.leaseMs === undefined ? {} : { leaseMs: options.leaseMs }),
+    leaseMs: options.leaseMs,
   });
-  await worker.start();
-  const dispatcher = dispatcherFor(setup, bus.outbox, bus, { log, source: SOURCE });
-  await dispatcher.start();
-  let stopped = false;
   const agentd: NatsAgentd = {
-    bus,
-    worker,
-    dispatcher,
+    ...wired,
     stream,
-    async publish(type, extra = {}) {
-      const event = toEvent({ type, ...extra }, { source: 'test', trust: 'operator' });
-      await bus.publish([event]);
-      return event;
-    },
-    actions: () => bus.outbox.list({ limit: 10_000 }),
     async stop() {
-      if (stopped) return;
-      stopped = true;
       running.delete(agentd);
-      await worker.stop();
-      await dispatcher.stop();
-      await bus.close();
+      await wired.stop();
     },
     async restart() {
       await agentd.stop();
