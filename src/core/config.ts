@@ -237,7 +237,7 @@ export const configSchema = z.strictObject({
           /** The collector's traces endpoint, e.g. 'http://127.0.0.1:4318/v1/traces'. */
           url: z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }),
           headers: z.record(z.string(), z.string()).optional(),
-          /** The request bodies' encoding. Default 'http/json'; 'http/protobuf' sends a third of the bytes. */
+          /** The request bodies' encoding. Default 'http/protobuf' (OTLP's own); 'http/json' is readable. */
           protocol: z.enum(['http/protobuf', 'http/json']).optional(),
           /** Share of new traces recorded, 0..1. Default 1. */
           sampleRatio: z.number().min(0).max(1).optional(),

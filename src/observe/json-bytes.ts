@@ -7,6 +7,7 @@
 // through Buffer, and only short text byte by byte.
 import type { HrTime } from '@opentelemetry/api';
 import { GrowingBytes } from './growing-bytes.js';
+import { unixNanosOf, unixSecondsOf } from './perf-time.js';
 
 /** From this length a native string write beats the JavaScript loop. */
 const NATIVE_FROM = 24;
@@ -93,9 +94,19 @@ export class JsonBytes extends GrowingBytes {
     return this;
   }
 
+  /** A time as OTLP/JSON writes it (see unixNanos). */
+  hrTime(time: HrTime): this {
+    return this.unixNanos(time[0], time[1]);
+  }
+
+  /** A performance.now() time as OTLP/JSON writes it (see unixNanos). */
+  perfTime(perfMs: number): this {
+    const seconds = unixSecondsOf(perfMs);
+    return this.unixNanos(seconds, unixNanosOf(perfMs, seconds));
+  }
+
   /** Nanoseconds since the epoch, as OTLP/JSON writes its 64-bit times: a string of digits. */
-  unixNanos(time: HrTime): this {
-    const [seconds, nanos] = time;
+  unixNanos(seconds: number, nanos: number): this {
     this.reserve(24);
     const buffer = this.buffer;
     let at = this.length;

@@ -8,6 +8,7 @@ import type { BatchOrigin, OtlpBody } from './otlp-body.js';
 import type { OtlpHttpSender } from './otlp-http-sender.js';
 import { OtlpJsonBody } from './otlp-json.js';
 import { OtlpProtoBody } from './otlp-proto.js';
+import { RecordedSpan } from './recorded-span.js';
 
 /** Bodies kept for reuse: one being written while one is sent is the steady state. */
 const SPARE_BODIES = 2;
@@ -48,7 +49,9 @@ export class OtlpBatcher implements SpanProcessor {
   onStart(): void {}
 
   onEnd(span: ReadableSpan): void {
-    if (this.closed || (span.spanContext().traceFlags & 1) === 0) return;
+    if (this.closed) return;
+    // Spans of this tracer are sampled (unsampled ones are never recorded); another's may not be.
+    if (!(span instanceof RecordedSpan) && (span.spanContext().traceFlags & 1) === 0) return;
     if (this.body === undefined) {
       if (this.waiting.length >= (this.options.maxWaiting ?? 4)) {
         this.drop(1);

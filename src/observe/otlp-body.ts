@@ -1,8 +1,8 @@
 // What the OTLP batcher writes spans into: one request body in one of OTLP/HTTP's encodings
 // (otlp-json.ts, otlp-proto.ts), and what both encodings share.
-import type { SpanContext } from '@opentelemetry/api';
+import { TraceFlags, type SpanContext } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
-import type { SpanOrigin } from './recorded-span.js';
+import { RecordedSpan, type SpanOrigin } from './recorded-span.js';
 
 /** OTLP/HTTP's encodings, as OTEL_EXPORTER_OTLP_PROTOCOL names them. */
 export const OTLP_PROTOCOLS = ['http/protobuf', 'http/json'] as const;
@@ -27,6 +27,13 @@ const IS_REMOTE = 0x200;
 
 export function spanFlags(context: SpanContext, remote: boolean | undefined): number {
   return (context.traceFlags & 0xff) | HAS_IS_REMOTE | (remote === true ? IS_REMOTE : 0);
+}
+
+/** A span's OTLP flags; agentd's own spans are sampled and know their parent from fields. */
+export function flagsOfSpan(span: ReadableSpan): number {
+  if (span instanceof RecordedSpan)
+    return TraceFlags.SAMPLED | HAS_IS_REMOTE | (span.parentRemote ? IS_REMOTE : 0);
+  return spanFlags(span.spanContext(), span.parentSpanContext?.isRemote);
 }
 
 /** Attribute values OTLP carries: primitives and arrays (anything else is left out). */

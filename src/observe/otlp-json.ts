@@ -9,7 +9,13 @@ import {
 } from '@opentelemetry/api';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
 import { fragment, JsonBytes } from './json-bytes.js';
-import { isEncodable, spanFlags, type BatchOrigin, type OtlpBody } from './otlp-body.js';
+import {
+  flagsOfSpan,
+  isEncodable,
+  spanFlags,
+  type BatchOrigin,
+  type OtlpBody,
+} from './otlp-body.js';
 import { RecordedSpan } from './recorded-span.js';
 
 // The fixed text of a span, encoded once.
@@ -23,6 +29,11 @@ const START = fragment(',"startTimeUnixNano":');
 const END = fragment(',"endTimeUnixNano":');
 const ATTRIBUTES = fragment(',"attributes":[');
 const FLAGS = fragment(',"flags":');
+// The same around ids known to be lowercase hex, with their quotes.
+const OWN_TRACE_ID = fragment('{"traceId":"');
+const OWN_SPAN_ID = fragment('","spanId":"');
+const OWN_PARENT_SPAN_ID = fragment('","parentSpanId":"');
+const OWN_NAME = fragment('","name":');
 /** What an encoded span usually takes: a request's buffer is sized once for its batch. */
 export const SPAN_BYTES = 512;
 
@@ -77,20 +88,8 @@ export class OtlpJsonBody implements OtlpBody {
 // proto3 JSON leaves out fields at their defaults (zero counts, empty lists, an unset status):
 // less to write and to send.
 export function writeSpan(out: JsonBytes, span: ReadableSpan): void {
-  const context = span.spanContext();
-  const parent = span.parentSpanContext;
-  // Ours carry ids agentd made or took from a validated traceparent: lowercase hex already.
-  const trusted = span instanceof RecordedSpan;
-  writeId(out.raw(TRACE_ID), context.traceId, trusted);
-  writeId(out.raw(SPAN_ID), context.spanId, trusted);
-  if (parent?.spanId !== undefined && parent.spanId !== '')
-    writeId(out.raw(PARENT_SPAN_ID), parent.spanId, trusted);
-  const traceState = context.traceState?.serialize();
-  if (traceState !== undefined && traceState !== '') out.raw(TRACE_STATE).string(traceState);
-  out.raw(NAME).string(span.name);
-  out.raw(KIND).number(span.kind + 1);
-  out.raw(START).unixNanos(span.startTime);
-  out.raw(END).unixNanos(span.endTime);
+  if (span instanceof RecordedSpan) writeOwnSpanHead(out, span);
+  else writeSpanHead(out, span);
   if (hasAny(span.attributes)) {
     out.raw(ATTRIBUTES);
     writeAttributes(out, span.attributes);
@@ -117,11 +116,62 @@ export function writeSpan(out: JsonBytes, span: ReadableSpan): void {
     if (message !== undefined) out.ascii(',"message":').string(message);
     out.ascii('}');
   }
-  out.raw(FLAGS).number(spanFlags(context, parent?.isRemote)).ascii('}');
+  out.raw(FLAGS).number(flagsOfSpan(span)).ascii('}');
+}
+
+/** Ids, name, kind and times of a span another tracer made: checked and escaped as needed. */
+function writeSpanHead(out: JsonBytes, span: ReadableSpan): void {
+  const context = span.spanContext();
+  writeId(out.raw(TRACE_ID), context.traceId);
+  writeId(out.raw(SPAN_ID), context.spanId);
+  const parentId = span.parentSpanContext?.spanId;
+  if (parentId !== undefined && parentId !== '') writeId(out.raw(PARENT_SPAN_ID), parentId);
+  const traceState = context.traceState?.serialize();
+  if (traceState !== undefined && traceState !== '') out.raw(TRACE_STATE).string(traceState);
+  out.raw(NAME).string(span.name);
+  out.raw(KIND).number(span.kind + 1);
+  out.raw(START).hrTime(span.startTime).raw(END).hrTime(span.endTime);
+}
+
+/**
+ * The same for agentd's own spans, in fewer and larger pieces: their ids are lowercase hex already
+ * (made here or taken from a validated traceparent), they carry no trace state, and their names
+ * repeat (one fragment holds the name, the kind and the text up to the start time).
+ */
+function writeOwnSpanHead(out: JsonBytes, span: RecordedSpan): void {
+  out.raw(OWN_TRACE_ID).ascii(span.traceId).raw(OWN_SPAN_ID).ascii(span.spanId);
+  if (span.parentSpanId !== undefined) out.raw(OWN_PARENT_SPAN_ID).ascii(span.parentSpanId);
+  const named = nameFragment(span.name, span.kind);
+  if (named === undefined)
+    out
+      .raw(OWN_NAME)
+      .string(span.name)
+      .raw(KIND)
+      .number(span.kind + 1);
+  else out.raw(named);
+  out.raw(START).perfTime(span.startMs).raw(END).perfTime(span.endMs);
+}
+
+// Span names repeat (`deliver <route>`, `step <name>`): each, with its kind, is encoded once, up to
+// a bound (a handler could make names from data; past the bound they are written each time).
+const NAME_FRAGMENTS = new Map<string, Array<Uint8Array | undefined>>();
+const MAX_NAME_FRAGMENTS = 1_024;
+
+function nameFragment(name: string, kind: number): Uint8Array | undefined {
+  let byKind = NAME_FRAGMENTS.get(name);
+  if (byKind === undefined) {
+    if (NAME_FRAGMENTS.size >= MAX_NAME_FRAGMENTS) return undefined;
+    byKind = [];
+    NAME_FRAGMENTS.set(name, byKind);
+  }
+  return (byKind[kind] ??= Buffer.from(
+    `","name":${JSON.stringify(name)},"kind":${kind + 1}`,
+    'utf8',
+  ));
 }
 
 function writeEvent(out: JsonBytes, event: TimedEvent): void {
-  out.ascii('{"timeUnixNano":').unixNanos(event.time);
+  out.ascii('{"timeUnixNano":').hrTime(event.time);
   out.ascii(',"name":').string(event.name);
   out.ascii(',"attributes":[');
   writeAttributes(out, event.attributes ?? {});
@@ -133,8 +183,8 @@ function writeEvent(out: JsonBytes, event: TimedEvent): void {
 
 function writeLink(out: JsonBytes, link: Link): void {
   const { context } = link;
-  writeId(out.ascii('{"traceId":'), context.traceId, false);
-  writeId(out.ascii(',"spanId":'), context.spanId, false);
+  writeId(out.ascii('{"traceId":'), context.traceId);
+  writeId(out.ascii(',"spanId":'), context.spanId);
   const traceState = context.traceState?.serialize();
   if (traceState !== undefined && traceState !== '') out.ascii(',"traceState":').string(traceState);
   out.ascii(',"attributes":[');
@@ -144,8 +194,8 @@ function writeLink(out: JsonBytes, link: Link): void {
 }
 
 /** OTLP/JSON carries trace and span ids as hex; anything else is escaped, never spliced in raw. */
-function writeId(out: JsonBytes, id: string, trusted: boolean): void {
-  if (trusted || /^[0-9a-f]+$/.test(id)) out.ascii('"').ascii(id).ascii('"');
+function writeId(out: JsonBytes, id: string): void {
+  if (/^[0-9a-f]+$/.test(id)) out.ascii('"').ascii(id).ascii('"');
   else out.string(id);
 }
 

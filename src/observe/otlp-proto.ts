@@ -5,7 +5,13 @@
 // the same as @opentelemetry/otlp-transformer's (the test compares them).
 import type { Attributes, AttributeValue, Link } from '@opentelemetry/api';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
-import { isEncodable, spanFlags, type BatchOrigin, type OtlpBody } from './otlp-body.js';
+import {
+  flagsOfSpan,
+  isEncodable,
+  spanFlags,
+  type BatchOrigin,
+  type OtlpBody,
+} from './otlp-body.js';
 import { FIXED32, FIXED64, LENGTH, ProtoBytes, tag, VARINT, varintSize } from './proto-bytes.js';
 import { RecordedSpan } from './recorded-span.js';
 
@@ -85,19 +91,29 @@ function schemaUrl(out: ProtoBytes, url: string | undefined): Uint8Array {
 /** One Span message, with its length (the caller writes its tag). */
 export function writeSpan(out: ProtoBytes, span: ReadableSpan): void {
   const at = out.open(2);
-  const context = span.spanContext();
-  const parent = span.parentSpanContext;
-  // Ours carry ids agentd made or took from a validated traceparent: lowercase hex already.
-  const trusted = span instanceof RecordedSpan;
-  writeId(out.byte(tag(1, LENGTH)), context.traceId, trusted);
-  writeId(out.byte(tag(2, LENGTH)), context.spanId, trusted);
-  const traceState = context.traceState?.serialize();
-  if (traceState) out.byte(tag(3, LENGTH)).string(traceState);
-  if (parent?.spanId) writeId(out.byte(tag(4, LENGTH)), parent.spanId, trusted);
-  out.byte(tag(5, LENGTH)).string(span.name);
-  out.byte(tag(6, VARINT)).varint(span.kind + 1);
-  out.byte(tag(7, FIXED64)).fixed64Nanos(span.startTime);
-  out.byte(tag(8, FIXED64)).fixed64Nanos(span.endTime);
+  if (span instanceof RecordedSpan) {
+    // Ours carry ids agentd made or took from a validated traceparent (lowercase hex already), no
+    // trace state, and their times as performance.now() milliseconds.
+    out.byte(tag(1, LENGTH)).hex(span.traceId);
+    out.byte(tag(2, LENGTH)).hex(span.spanId);
+    if (span.parentSpanId !== undefined) out.byte(tag(4, LENGTH)).hex(span.parentSpanId);
+    out.byte(tag(5, LENGTH)).string(span.name);
+    out.byte(tag(6, VARINT)).varint(span.kind + 1);
+    out.byte(tag(7, FIXED64)).perfTime(span.startMs);
+    out.byte(tag(8, FIXED64)).perfTime(span.endMs);
+  } else {
+    const context = span.spanContext();
+    writeId(out.byte(tag(1, LENGTH)), context.traceId);
+    writeId(out.byte(tag(2, LENGTH)), context.spanId);
+    const traceState = context.traceState?.serialize();
+    if (traceState) out.byte(tag(3, LENGTH)).string(traceState);
+    const parentId = span.parentSpanContext?.spanId;
+    if (parentId) writeId(out.byte(tag(4, LENGTH)), parentId);
+    out.byte(tag(5, LENGTH)).string(span.name);
+    out.byte(tag(6, VARINT)).varint(span.kind + 1);
+    out.byte(tag(7, FIXED64)).hrTime(span.startTime);
+    out.byte(tag(8, FIXED64)).hrTime(span.endTime);
+  }
   writeAttributes(out, span.attributes, 9);
   out.byte(tag(10, VARINT)).varint(span.droppedAttributesCount);
   for (const event of span.events) writeEvent(out.byte(tag(11, LENGTH)), event);
@@ -108,12 +124,12 @@ export function writeSpan(out: ProtoBytes, span: ReadableSpan): void {
   if (span.status.message) out.byte(tag(2, LENGTH)).string(span.status.message);
   out.byte(tag(3, VARINT)).varint(span.status.code).close(status, 1);
   out.byte(SPAN_FLAGS[0]).byte(SPAN_FLAGS[1]);
-  out.fixed32(spanFlags(context, parent?.isRemote)).close(at, 2);
+  out.fixed32(flagsOfSpan(span)).close(at, 2);
 }
 
 function writeEvent(out: ProtoBytes, event: TimedEvent): void {
   const at = out.open(1);
-  out.byte(tag(1, FIXED64)).fixed64Nanos(event.time);
+  out.byte(tag(1, FIXED64)).hrTime(event.time);
   out.byte(tag(2, LENGTH)).string(event.name);
   writeAttributes(out, event.attributes ?? {}, 3);
   out
@@ -125,8 +141,8 @@ function writeEvent(out: ProtoBytes, event: TimedEvent): void {
 function writeLink(out: ProtoBytes, link: Link): void {
   const at = out.open(1);
   const { context } = link;
-  writeId(out.byte(tag(1, LENGTH)), context.traceId, false);
-  writeId(out.byte(tag(2, LENGTH)), context.spanId, false);
+  writeId(out.byte(tag(1, LENGTH)), context.traceId);
+  writeId(out.byte(tag(2, LENGTH)), context.spanId);
   const traceState = context.traceState?.serialize();
   if (traceState) out.byte(tag(3, LENGTH)).string(traceState);
   writeAttributes(out, link.attributes ?? {}, 4);
@@ -138,8 +154,8 @@ function writeLink(out: ProtoBytes, link: Link): void {
  * OTLP ids are bytes, from the hex the API carries. An id that is not hex (only another tracer's
  * link could have one) is sent empty, as OTLP reads an invalid id, rather than as a guess.
  */
-function writeId(out: ProtoBytes, id: string, trusted: boolean): void {
-  if (trusted || (id.length <= 64 && /^(?:[0-9a-fA-F]{2})*$/.test(id))) out.hex(id);
+function writeId(out: ProtoBytes, id: string): void {
+  if (id.length <= 64 && /^(?:[0-9a-fA-F]{2})*$/.test(id)) out.hex(id);
   else out.byte(0);
 }
 

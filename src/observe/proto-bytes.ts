@@ -5,6 +5,7 @@
 // them, so bodies are byte for byte those of the official serializer.
 import type { HrTime } from '@opentelemetry/api';
 import { GrowingBytes } from './growing-bytes.js';
+import { unixNanosOf, unixSecondsOf } from './perf-time.js';
 
 /** Protobuf wire types. */
 export const VARINT = 0;
@@ -126,9 +127,19 @@ export class ProtoBytes extends GrowingBytes {
     return this;
   }
 
+  /** A time as a fixed64 of nanoseconds since the epoch (see fixed64Nanos). */
+  hrTime(time: HrTime): this {
+    return this.fixed64Nanos(time[0], time[1]);
+  }
+
+  /** A performance.now() time as a fixed64 of nanoseconds since the epoch (see fixed64Nanos). */
+  perfTime(perfMs: number): this {
+    const seconds = unixSecondsOf(perfMs);
+    return this.fixed64Nanos(seconds, unixNanosOf(perfMs, seconds));
+  }
+
   /** Nanoseconds since the epoch as a fixed64: seconds * 1e9 + nanos is past 2^53, so in halves. */
-  fixed64Nanos(time: HrTime): this {
-    const [seconds, nanos] = time;
+  fixed64Nanos(seconds: number, nanos: number): this {
     if (seconds !== this.lastSeconds) {
       // Spans ending together share their second: its product is worked out once.
       this.lastSeconds = seconds;

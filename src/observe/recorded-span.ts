@@ -5,6 +5,7 @@
 // SDK's semantics (limits, status rules, exception events) at a fraction of the cost.
 import {
   SpanStatusCode,
+  TraceFlags,
   type Attributes,
   type AttributeValue,
   type Exception,
@@ -19,6 +20,7 @@ import {
 } from '@opentelemetry/api';
 import type { Resource } from '@opentelemetry/resources';
 import type { ReadableSpan, SpanProcessor, TimedEvent } from '@opentelemetry/sdk-trace-base';
+import { hrTimeOf, perfMsOf } from './perf-time.js';
 
 /** The SDK's default limits: past them attributes are dropped and the oldest events and links. */
 const MAX_ATTRIBUTES = 128;
@@ -42,7 +44,23 @@ const UNSET: SpanStatus = Object.freeze({ code: SpanStatusCode.UNSET });
  * of valid values. Copying them key by key costs about as much as the rest of starting a span.
  */
 export class OwnedAttributes {
-  constructor(readonly values: Attributes) {}
+  constructor(
+    readonly values: Attributes,
+    /** How many there are (counting keys would cost an array per span). */
+    readonly count: number,
+  ) {}
+}
+
+/** Who a span is and whose child: plain fields, the SpanContext objects made only when asked. */
+export interface SpanIdentity {
+  traceId: string;
+  spanId: string;
+  /** The parent's span id, when it has a parent. */
+  parentSpanId: string | undefined;
+  /** The parent came from another process (an event's traceparent). */
+  parentRemote: boolean;
+  /** The parent's W3C trace flags (a remote parent's as its traceparent gave them). */
+  parentFlags: number;
 }
 
 export class RecordedSpan implements Span, ReadableSpan {
@@ -55,25 +73,39 @@ export class RecordedSpan implements Span, ReadableSpan {
   droppedLinksCount = 0;
   ended = false;
   private attributeCount = 0;
-  /** performance.now() milliseconds: cheap to take, turned into HrTime only when read. */
-  private readonly startMs: number;
-  private endMs = 0;
-  readonly parentSpanContext?: SpanContext;
+  /**
+   * performance.now() milliseconds: cheap to take, and the encoders write them as they are
+   * (perf-time.ts): no HrTime array per span unless someone reads startTime.
+   */
+  readonly startMs: number;
+  endMs = 0;
+  // Ids as fields (every span made here is sampled): the encoders read them, and the SpanContext
+  // objects the API hands out are made on first request, which most spans never see.
+  readonly traceId: string;
+  readonly spanId: string;
+  readonly parentSpanId: string | undefined;
+  readonly parentRemote: boolean;
+  protected readonly parentFlags: number;
+  private context: SpanContext | undefined;
 
   constructor(
     private readonly origin: SpanOrigin,
     public name: string,
     readonly kind: SpanKind,
-    private readonly context: SpanContext,
-    parent: SpanContext | undefined,
-    attributes?: SpanAttributes | OwnedAttributes,
-    startTime?: TimeInput,
+    identity: SpanIdentity,
+    attributes: SpanAttributes | OwnedAttributes | undefined,
+    /** When it started, as performance.now() milliseconds (a clock read the caller made anyway). */
+    startMs: number,
   ) {
-    this.startMs = perfMsOf(startTime);
-    if (parent !== undefined) this.parentSpanContext = parent;
+    this.startMs = startMs;
+    this.traceId = identity.traceId;
+    this.spanId = identity.spanId;
+    this.parentSpanId = identity.parentSpanId;
+    this.parentRemote = identity.parentRemote;
+    this.parentFlags = identity.parentFlags;
     if (attributes instanceof OwnedAttributes) {
       this.attributes = attributes.values;
-      this.attributeCount = Object.keys(attributes.values).length;
+      this.attributeCount = attributes.count;
     } else {
       this.attributes = {};
       if (attributes !== undefined) this.setAttributes(attributes);
@@ -104,6 +136,7 @@ export class RecordedSpan implements Span, ReadableSpan {
   }
 
   spanContext(): SpanContext {
+    this.context ??= { traceId: this.traceId, spanId: this.spanId, traceFlags: TraceFlags.SAMPLED };
     return this.context;
   }
 
@@ -200,33 +233,28 @@ export class RecordedSpan implements Span, ReadableSpan {
   }
 
   end(endTime?: TimeInput): void {
+    this.endAt(perfMsOf(endTime));
+  }
+
+  /** Ends the span at `endMs`, performance.now() milliseconds. */
+  endAt(endMs: number): void {
     if (this.ended) return;
-    this.endMs = Math.max(this.startMs, perfMsOf(endTime));
+    this.endMs = Math.max(this.startMs, endMs);
     this.ended = true;
     this.origin.processor.onEnd(this);
   }
 }
 
-// --- time: performance.now() milliseconds to the wall-clock HrTime exporters read ---
-
-const ORIGIN_SECONDS = Math.floor(performance.timeOrigin / 1_000);
-const ORIGIN_NANOS = Math.round((performance.timeOrigin - ORIGIN_SECONDS * 1_000) * 1e6);
-
-function hrTimeOf(perfMs: number): HrTime {
-  const nanos = ORIGIN_NANOS + Math.round(perfMs * 1e6);
-  const seconds = Math.floor(nanos / 1e9);
-  return [ORIGIN_SECONDS + seconds, nanos - seconds * 1e9];
-}
-
-/** A TimeInput as performance.now() milliseconds; as the SDK reads it, a number no later than
- * performance.now() is a performance timestamp and a larger one milliseconds since the epoch. */
-function perfMsOf(time: TimeInput | undefined): number {
-  const now = performance.now();
-  if (time === undefined) return now;
-  if (Array.isArray(time))
-    return (time[0] - ORIGIN_SECONDS) * 1_000 + (time[1] - ORIGIN_NANOS) / 1e6;
-  const ms = time instanceof Date ? time.getTime() : time;
-  return ms <= now ? ms : ms - performance.timeOrigin;
+/** A span with a parent: its SpanContext, too, is made only when asked for. */
+export class RecordedChildSpan extends RecordedSpan {
+  get parentSpanContext(): SpanContext {
+    return {
+      traceId: this.traceId,
+      spanId: this.parentSpanId as string,
+      traceFlags: this.parentFlags,
+      isRemote: this.parentRemote,
+    };
+  }
 }
 
 function isTimeInput(value: unknown): value is TimeInput {

@@ -138,7 +138,7 @@ class ObservedRoute implements RouteObserver {
       (ok ? this.metrics.completed : this.metrics.failed).observe(durationMs / 1_000);
       if (ok) this.metrics.addUsage(result);
     }
-    spans?.endHandler(ok ? undefined : result);
+    spans?.endHandler(ok ? undefined : result, durationMs);
   }
 
   settled(delivery: Delivery, spans: RunSpans | undefined, outcome: AttemptOutcome): void {

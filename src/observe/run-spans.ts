@@ -4,6 +4,7 @@
 import { SpanStatusCode } from '@opentelemetry/api';
 import type { Delivery } from '../bus/bus.js';
 import type { RunTracer, SpanAttributes, TraceSpan } from '../core/run-tracer.js';
+import { RecordedSpan } from './recorded-span.js';
 import { OwnedAttributes, SpanKind, traceparentOf, type Span, type Tracing } from './tracing.js';
 
 /** A route's span names, made once: a name built per delivery is one more string to flatten. */
@@ -36,23 +37,27 @@ export class RunSpans implements RunTracer {
       names.deliver,
       SpanKind.CONSUMER,
       event.traceparent,
-      new OwnedAttributes({
-        'messaging.destination.name': names.route,
-        'messaging.message.id': event.id,
-        'agentd.event.type': event.type,
-        'agentd.run.id': delivery.deliveryId,
-        'agentd.run.attempt': delivery.attempt,
-      }),
+      new OwnedAttributes(
+        {
+          'messaging.destination.name': names.route,
+          'messaging.message.id': event.id,
+          'agentd.event.type': event.type,
+          'agentd.run.id': delivery.deliveryId,
+          'agentd.run.attempt': delivery.attempt,
+        },
+        5,
+      ),
     );
   }
 
   get traceId(): string {
-    return this.deliver.spanContext().traceId;
+    const deliver = this.deliver;
+    return deliver instanceof RecordedSpan ? deliver.traceId : deliver.spanContext().traceId;
   }
 
-  /** Opens the handler span, just before the handler is called. */
-  startHandler(): void {
-    this.handler = this.tracing.startChild(this.names.handle, this.deliver);
+  /** Opens the handler span as the handler is called, at `atMs` (performance.now()). */
+  startHandler(atMs: number): void {
+    this.handler = this.tracing.startChild(this.names.handle, this.deliver, undefined, atMs);
   }
 
   /** The traceparent naming the handler span (or the delivery span before the handler runs). */
@@ -61,11 +66,15 @@ export class RunSpans implements RunTracer {
     return this.handlerParent;
   }
 
-  endHandler(error: unknown): void {
-    if (this.handler === undefined || this.handlerEnded) return;
+  /** Ends the handler span, `durationMs` after it started when the caller measured that. */
+  endHandler(error: unknown, durationMs?: number): void {
+    const handler = this.handler;
+    if (handler === undefined || this.handlerEnded) return;
     this.handlerEnded = true;
-    if (error !== undefined) failSpan(this.handler, error);
-    this.handler.end();
+    if (error !== undefined) failSpan(handler, error);
+    if (durationMs !== undefined && handler instanceof RecordedSpan)
+      handler.endAt(handler.startMs + durationMs);
+    else handler.end();
   }
 
   /** Ends the delivery span with how the attempt was settled (completed, retry, dead, ...). */
@@ -82,7 +91,7 @@ export class RunSpans implements RunTracer {
     const span = this.tracing.startChild(
       `step ${name}`,
       this.handler ?? this.deliver,
-      new OwnedAttributes({ 'agentd.step.name': name }),
+      new OwnedAttributes({ 'agentd.step.name': name }, 1),
     );
     const open = (this.openSteps ??= []);
     open.push(span);

@@ -2,14 +2,7 @@
 // so two daemons in one process, as in tests, keep their spans apart), exported in batches to any
 // SpanExporter or over OTLP/HTTP when `observe.otlp` is configured, and the W3C traceparent glue
 // between events and spans. Sampling follows the parent's flag, and decides new traces by ratio.
-import {
-  SpanKind,
-  TraceFlags,
-  trace,
-  type Span,
-  type SpanAttributes,
-  type SpanContext,
-} from '@opentelemetry/api';
+import { SpanKind, TraceFlags, trace, type Span, type SpanAttributes } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
   BatchSpanProcessor,
@@ -21,7 +14,12 @@ import { OtlpBatcher } from './otlp-batcher.js';
 import type { OtlpProtocol } from './otlp-body.js';
 import { OtlpHttpSender } from './otlp-http-sender.js';
 import { randomHexId } from '../core/ids.js';
-import { OwnedAttributes, RecordedSpan, type SpanOrigin } from './recorded-span.js';
+import {
+  OwnedAttributes,
+  RecordedChildSpan,
+  RecordedSpan,
+  type SpanOrigin,
+} from './recorded-span.js';
 
 export interface TracingOptions {
   /**
@@ -45,13 +43,13 @@ export interface OtlpOptions {
   /** The collector's traces endpoint, e.g. http://127.0.0.1:4318/v1/traces. */
   url: string;
   headers?: Record<string, string>;
-  /** The bodies' encoding. Default 'http/json'. */
+  /** The bodies' encoding. Default 'http/protobuf'. */
   protocol?: OtlpProtocol;
   sampleRatio?: number;
 }
 
 // A W3C traceparent: version, trace id, parent span id, flags (validated: it may come from a header).
-const TRACEPARENT = /^[0-9a-f]{2}-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 const ZERO_TRACE = '0'.repeat(32);
 const ZERO_SPAN = '0'.repeat(16);
 /** The W3C random part of a trace id: its last 56 bits (14 hex digits). */
@@ -114,41 +112,44 @@ export class Tracing {
     traceparent: string | undefined,
     attributes?: SpanAttributes | OwnedAttributes,
   ): Span {
-    const parent = traceparent === undefined ? null : TRACEPARENT.exec(traceparent);
-    const traceId = parent?.[1];
-    const spanId = parent?.[2];
-    if (
-      traceId === undefined ||
-      spanId === undefined ||
-      traceId === ZERO_TRACE ||
-      spanId === ZERO_SPAN
-    ) {
+    // test() and slices: a match array and its captures would be garbage on every delivery.
+    const valid = traceparent !== undefined && TRACEPARENT.test(traceparent);
+    if (!valid || traceparent.startsWith(ZERO_TRACE, 3) || traceparent.startsWith(ZERO_SPAN, 36)) {
       const newTrace = randomHexId(16);
-      const sampled =
-        this.threshold === Infinity || parseInt(newTrace.slice(18), 16) < this.threshold;
-      return this.open(name, kind, newTrace, sampled, undefined, attributes);
+      return this.open(name, kind, newTrace, this.keeps(newTrace), undefined, attributes);
     }
-    const remote: SpanContext = {
-      traceId,
-      spanId,
-      traceFlags: parseInt(parent?.[3] ?? '0', 16) & TraceFlags.SAMPLED,
-      isRemote: true,
-    };
-    return this.open(
-      name,
-      kind,
-      traceId,
-      (remote.traceFlags & TraceFlags.SAMPLED) !== 0,
-      remote,
-      attributes,
-    );
+    const traceId = traceparent.slice(3, 35);
+    const flags = parseInt(traceparent.slice(53, 55), 16) & TraceFlags.SAMPLED;
+    const parent: ParentOf = { spanId: traceparent.slice(36, 52), remote: true, flags };
+    const sampled = flags !== 0 && this.keeps(traceId);
+    return this.open(name, kind, traceId, sampled, parent, attributes);
+  }
+
+  /**
+   * Whether the sample ratio keeps this trace, decided by its id's random part: the same for every
+   * span of a trace, and for every harness with the same ratio, so traces are kept whole. (Events
+   * get a sampled traceparent when published without one, so the ratio must apply to those too.)
+   */
+  private keeps(traceId: string): boolean {
+    return this.threshold === Infinity || parseInt(traceId.slice(18), 16) < this.threshold;
   }
 
   /** Starts a child span of `parent`, sampled as the parent is. */
-  startChild(name: string, parent: Span, attributes?: SpanAttributes | OwnedAttributes): Span {
+  startChild(
+    name: string,
+    parent: Span,
+    attributes?: SpanAttributes | OwnedAttributes,
+    /** When it started (performance.now() milliseconds), if the caller read the clock already. */
+    atMs?: number,
+  ): Span {
+    if (parent instanceof RecordedSpan) {
+      const of: ParentOf = { spanId: parent.spanId, remote: false, flags: TraceFlags.SAMPLED };
+      return this.open(name, SpanKind.INTERNAL, parent.traceId, true, of, attributes, atMs);
+    }
     const context = parent.spanContext();
-    const sampled = (context.traceFlags & TraceFlags.SAMPLED) !== 0;
-    return this.open(name, SpanKind.INTERNAL, context.traceId, sampled, context, attributes);
+    const flags = context.traceFlags & TraceFlags.SAMPLED;
+    const of: ParentOf = { spanId: context.spanId, remote: context.isRemote === true, flags };
+    return this.open(name, SpanKind.INTERNAL, context.traceId, flags !== 0, of, attributes, atMs);
   }
 
   /** Exports what has ended so far. */
@@ -165,17 +166,34 @@ export class Tracing {
     kind: SpanKind,
     traceId: string,
     sampled: boolean,
-    parent: SpanContext | undefined,
+    parent: ParentOf | undefined,
     attributes: SpanAttributes | OwnedAttributes | undefined,
+    atMs?: number,
   ): Span {
-    const context: SpanContext = {
-      traceId,
-      spanId: randomHexId(8),
-      traceFlags: sampled ? TraceFlags.SAMPLED : TraceFlags.NONE,
-    };
-    if (!sampled) return trace.wrapSpanContext(context);
-    return new RecordedSpan(this.origin, name, kind, context, parent, attributes);
+    const spanId = randomHexId(8);
+    if (!sampled) return trace.wrapSpanContext({ traceId, spanId, traceFlags: TraceFlags.NONE });
+    return new (parent === undefined ? RecordedSpan : RecordedChildSpan)(
+      this.origin,
+      name,
+      kind,
+      {
+        traceId,
+        spanId,
+        parentSpanId: parent?.spanId,
+        parentRemote: parent?.remote === true,
+        parentFlags: parent?.flags ?? 0,
+      },
+      attributes,
+      atMs ?? performance.now(),
+    );
   }
+}
+
+/** A new span's parent: its span id, whether it is remote, its trace flags. */
+interface ParentOf {
+  spanId: string;
+  remote: boolean;
+  flags: number;
 }
 
 /** The W3C traceparent naming this span as the parent (what events caused by it carry). */

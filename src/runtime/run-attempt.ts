@@ -134,8 +134,8 @@ async function attempt(
     outbox: { policy: deps.outboxPolicy, dryRun: route.dryRun, approval: route.approval },
     onPark: (wait) => controller.abort(new RunParked(wait)),
   });
-  spans?.startHandler();
   const started = performance.now();
+  spans?.startHandler(started);
   let failure: { error: unknown } | undefined;
   // An agent handler returns its token usage: its budgets and agentd.run.completed carry it.
   let returned: unknown;

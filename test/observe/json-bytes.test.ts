@@ -64,7 +64,7 @@ describe('JsonBytes', () => {
     const out = new JsonBytes(16);
     times.forEach(([seconds, nanos], i) => {
       if (i > 0) out.ascii(',');
-      out.unixNanos([seconds, nanos]);
+      out.unixNanos(seconds, nanos);
     });
     const expected = times.map(([s, n]) => String(BigInt(s) * 1_000_000_000n + BigInt(n)));
     expect(JSON.parse(`[${text(out)}]`)).toEqual(expected);

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OtlpBatcher, type OtlpBatcherOptions } from '../../src/observe/otlp-batcher.js';
 import { OtlpHttpSender } from '../../src/observe/otlp-http-sender.js';
 import { OwnedAttributes, SpanKind, Tracing, traceparentOf } from '../../src/observe/tracing.js';
+import { toEvent } from '../../src/core/envelope.js';
 import { startRecordingServer, type RecordingServer } from '../fixtures/recording-server.js';
 import { eventually } from './observe-harness.js';
 import { CALLER, recordSpans } from './otlp-spans.js';
@@ -205,12 +206,34 @@ describe('sampling', () => {
     expect(memory.getFinishedSpans()).toEqual([]);
   });
 
-  it("follows the caller's sampled flag, whatever the ratio", () => {
+  it('never records a trace its caller left unsampled, and samples the rest by trace id', () => {
     const memory = new InMemorySpanExporter();
-    const tracing = new Tracing({ exporter: memory, immediate: true, sampleRatio: 0 });
-    expect(unsampled(tracing, CALLER).isRecording()).toBe(true);
     const always = new Tracing({ exporter: memory, immediate: true });
+    expect(unsampled(always, CALLER).isRecording()).toBe(true);
     expect(unsampled(always, CALLER.replace(/01$/, '00')).isRecording()).toBe(false);
+    // A sampled caller's trace is kept at the ratio, as events published without a traceparent
+    // (given a sampled one) must be; the trace id decides, so every span of it agrees.
+    expect(unsampled(new Tracing({ exporter: memory, sampleRatio: 0 }), CALLER).isRecording()).toBe(
+      false,
+    );
+    const half = new Tracing({ exporter: memory, sampleRatio: 0.5 });
+    const low = `00-0af7651916cd43dd84${'00'.repeat(7)}-b7ad6b7169203331-01`;
+    const high = `00-0af7651916cd43dd84${'ff'.repeat(7)}-b7ad6b7169203331-01`;
+    for (let i = 0; i < 3; i++) {
+      expect(unsampled(half, low).isRecording()).toBe(true);
+      expect(unsampled(half, high).isRecording()).toBe(false);
+    }
+  });
+
+  it('samples events published without a traceparent at the ratio', () => {
+    const tracing = new Tracing({ exporter: new InMemorySpanExporter(), sampleRatio: 0.25 });
+    let recorded = 0;
+    for (let i = 0; i < 4_000; i++) {
+      const event = toEvent({ type: 'tick' }, { source: 'cron', trust: 'internal' });
+      if (unsampled(tracing, event.traceparent).isRecording()) recorded++;
+    }
+    expect(recorded).toBeGreaterThan(850);
+    expect(recorded).toBeLessThan(1_150);
   });
 
   it('keeps about the share asked for of new traces', () => {
@@ -275,7 +298,7 @@ describe('spans', () => {
       'work',
       SpanKind.INTERNAL,
       undefined,
-      new OwnedAttributes(values),
+      new OwnedAttributes(values, 127),
     );
     span.setAttribute('a0', 'replaced').setAttribute('fits', true).setAttribute('past', true);
     span.end();

@@ -196,7 +196,7 @@ describe('the OTLP/protobuf export', () => {
     expect(Math.abs(startMs - Date.now())).toBeLessThan(60_000);
   });
 
-  it("follows the daemon's observe.otlp.protocol, JSON unless it says protobuf", async () => {
+  it("follows the daemon's observe.otlp.protocol, protobuf unless it says JSON", async () => {
     const collector = await startByteCollector();
     for (const protocol of ['http/protobuf', undefined, 'http/json'] as const) {
       const d = await startTestDaemon({
@@ -208,13 +208,14 @@ describe('the OTLP/protobuf export', () => {
     await collector.close();
     expect(collector.received.map((r) => r.headers['content-type'])).toEqual([
       'application/x-protobuf',
-      'application/json',
+      'application/x-protobuf',
       'application/json',
     ]);
     const names = (body: Buffer) =>
       messages(message(message(readMessage(body), 1), 2), 2).map((span) => text(span, 5));
     expect(names(collector.received[0]?.body ?? Buffer.alloc(0))).toContain('ingest');
-    expect(collector.received[1]?.body.toString()).toContain('"name":"ingest"');
+    expect(names(collector.received[1]?.body ?? Buffer.alloc(0))).toContain('ingest');
+    expect(collector.received[2]?.body.toString()).toContain('"name":"ingest"');
   });
 
   it('refuses a protocol OTLP/HTTP does not have, and says which it has', () => {
