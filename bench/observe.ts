@@ -1,9 +1,10 @@
 // `npm run bench:observe`: what observability costs. The same SqliteBus + worker workload (no-op
 // handlers, the worst case: nothing hides the bookkeeping) runs with nothing observed, with
-// metrics, and with metrics plus tracing (spans dropped in memory, encoded as OTLP but not sent,
-// and exported over OTLP/HTTP to a collector stand-in on loopback, each in protobuf and in JSON),
-// interleaved run by run; medians and their ratio to "off" are printed, and protobuf's to JSON. `--modes off,memory` runs some modes only (one mode under
-// `node --cpu-prof` profiles it).
+// metrics, and with metrics plus tracing (10% sampled, and every span exported over OTLP/HTTP to a
+// collector stand-in on loopback, in protobuf and in JSON), interleaved run by run, each run on a
+// collected heap; medians of each round's ratio to "off" are printed, with their spread. More modes
+// take them apart (`--modes all`): spans dropped in memory, and encoded as OTLP but not sent.
+// `--modes off,metrics` runs some modes only (one mode under `node --cpu-prof` profiles it).
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import Table from 'cli-table3';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -28,11 +29,11 @@ import { createWorker, type Worker } from '../src/runtime/worker.js';
 
 const { values: args } = parseArgs({
   options: {
-    events: { type: 'string', default: process.env.BENCH_EVENTS ?? '50000' },
-    runs: { type: 'string', default: process.env.BENCH_RUNS ?? '5' },
+    events: { type: 'string', default: process.env.BENCH_EVENTS ?? '20000' },
+    runs: { type: 'string', default: process.env.BENCH_RUNS ?? '15' },
     batch: { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '50' },
-    // Comma-separated names (or parts of names) of the modes to run.
+    // Comma-separated names of the modes to run (or parts of names; 'all' runs every mode).
     modes: { type: 'string' },
     // Where the OTLP sink runs: 'process' (its own, like a real collector) or 'inline' (here).
     sink: { type: 'string', default: 'process' },
@@ -64,9 +65,27 @@ class DiscardExporter implements SpanExporter {
   async shutdown(): Promise<void> {}
 }
 
+/** What a mode observes with, made once and kept across its runs, as a daemon keeps it. */
+interface Observing {
+  observer?: RunObserver;
+  /** Sends what the run left (after its time is taken: no run pays for the last one's spans). */
+  flush?(): Promise<void>;
+  close(): Promise<void>;
+}
+
 interface Mode {
   name: string;
-  setup(worker: () => Worker): { observer?: RunObserver; close(): Promise<void> };
+  /** Run only when asked for: it takes the cost apart rather than being a way to run agentd. */
+  diagnostic?: boolean;
+  /** `worker` is the worker of the run going on (the metrics read its counters). */
+  setup(worker: () => Worker): Observing;
+}
+
+/** A mode set up, and the worker of its current run. */
+interface ModeInUse {
+  mode: Mode;
+  observing: Observing;
+  current: { worker?: Worker };
 }
 
 interface OtlpSink {
@@ -126,9 +145,10 @@ function metricsFor(worker: () => Worker): AgentdMetrics {
 }
 
 /** Metrics and tracing through `tracing`, made per run; closing it exports what is left. */
-function traced(name: string, tracing: () => Tracing): Mode {
+function traced(name: string, tracing: () => Tracing, diagnostic = false): Mode {
   return {
     name,
+    diagnostic,
     setup: (worker) => {
       const made = tracing();
       return {
@@ -137,6 +157,7 @@ function traced(name: string, tracing: () => Tracing): Mode {
           tracing: made,
           live: new LiveFeed(),
         }),
+        flush: () => made.flush(),
         close: () => made.shutdown(),
       };
     },
@@ -153,17 +174,22 @@ function modes(sinkUrl: string): Mode[] {
         close: async () => {},
       }),
     },
-    traced('metrics + tracing (in memory)', () => new Tracing({ exporter: new DiscardExporter() })),
-    traced('metrics + tracing, 10% sampled (OTLP/HTTP json)', () =>
-      Tracing.otlp({ url: sinkUrl, sampleRatio: 0.1, protocol: 'http/json' }),
+    traced(
+      'metrics + tracing (in memory)',
+      () => new Tracing({ exporter: new DiscardExporter() }),
+      true,
     ),
-    ...(['json', 'protobuf'] as const).flatMap((encoding) => {
+    traced('metrics + tracing, 10% sampled (OTLP/HTTP protobuf)', () =>
+      Tracing.otlp({ url: sinkUrl, sampleRatio: 0.1 }),
+    ),
+    ...(['protobuf', 'json'] as const).flatMap((encoding) => {
       const protocol: OtlpProtocol = `http/${encoding}`;
       return [
         // What the OTLP mode costs before a byte goes to the collector.
         traced(
           `metrics + tracing (OTLP ${encoding} encoded, not sent)`,
           () => new Tracing({ exporter: new DiscardSender({ url: sinkUrl, protocol }) }),
+          true,
         ),
         traced(`metrics + tracing (OTLP/HTTP ${encoding})`, () =>
           Tracing.otlp({ url: sinkUrl, protocol }),
@@ -181,35 +207,40 @@ interface Sample {
   systemUsPerEvent: number;
 }
 
-async function throughput(mode: Mode, events: AgentdEvent[]): Promise<Sample> {
-  const dir = mkdtempSync(join(tmpdir(), 'agentd-bench-observe-'));
-  const bus = new SqliteBus({ path: join(dir, 'agentd.db') });
+/** One run: a worker observed as `use` says handles `events` on `bus` (one bus per round). */
+async function throughput(use: ModeInUse, bus: SqliteBus, events: AgentdEvent[]): Promise<Sample> {
+  // Each run starts on a collected heap: no run pays for the garbage the one before it left.
+  collectGarbage();
   let handled = 0;
   const route: ResolvedRoute = {
     ...on(TYPE, { handler: () => void handled++, concurrency: CONCURRENCY }),
     name: 'bench',
   };
-  // The metrics read the worker's counters, and the worker takes the observer: a late binding.
-  const late: { worker?: Worker } = {};
-  const observed = mode.setup(() => late.worker as Worker);
+  const { observer } = use.observing;
   const worker = createWorker({
     bus,
     routes: [route],
     log,
     source: 'bench',
     concurrency: CONCURRENCY,
-    ...(observed.observer === undefined ? {} : { observer: observed.observer }),
+    ...(observer === undefined ? {} : { observer }),
   });
-  late.worker = worker;
+  use.current.worker = worker;
   try {
     await worker.start();
+    // Runs before this one on the same bus left their deliveries acked: count from theirs.
     const acked = bus.db
       .prepare<[], number>(`SELECT count(*) FROM deliveries WHERE state = 'acked'`)
       .pluck();
+    const target = (acked.get() ?? 0) + events.length;
     let finish: (at: number) => void = () => undefined;
     const finished = new Promise<number>((resolve) => (finish = resolve));
+    let watching = true;
     bus.commit.onCommit(() => {
-      if (handled >= events.length && acked.get() === events.length) finish(performance.now());
+      if (watching && handled >= events.length && acked.get() === target) {
+        watching = false;
+        finish(performance.now());
+      }
     });
     const started = performance.now();
     const cpu = process.cpuUsage();
@@ -223,57 +254,111 @@ async function throughput(mode: Mode, events: AgentdEvent[]): Promise<Sample> {
     };
   } finally {
     await worker.stop();
-    await observed.close();
+    await use.observing.flush?.();
+  }
+}
+
+/** A fresh bus for one round of runs, removed after it. */
+async function withBus<T>(use: (bus: SqliteBus) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'agentd-bench-observe-'));
+  const bus = new SqliteBus({ path: join(dir, 'agentd.db') });
+  try {
+    return await use(bus);
+  } finally {
     await bus.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function median(values: number[]): number {
+const gc = (globalThis as { gc?: () => void }).gc;
+if (gc === undefined)
+  process.stderr.write(
+    'note: run under node --expose-gc (npm run bench:observe does) for steadier rounds\n',
+  );
+
+function collectGarbage(): void {
+  gc?.();
+}
+
+function quantile(values: number[], q: number): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] as number;
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))] as number;
+}
+
+function median(values: number[]): number {
+  return quantile(values, 0.5);
 }
 
 async function main(): Promise<void> {
   const sink = await otlpSink(args.sink === 'inline');
   const wanted = args.modes?.split(',').map((m) => m.trim());
-  const all = modes(sink.url).filter(
-    (m) => wanted === undefined || wanted.some((w) => m.name.includes(w)),
+  const all = modes(sink.url).filter((m) =>
+    wanted === undefined
+      ? m.diagnostic !== true
+      : wanted.some((w) => w === 'all' || m.name === w || m.name.includes(w)),
   );
   if (all.length === 0) throw new Error(`--modes ${args.modes} names none of the modes`);
   const results = new Map<string, Sample[]>(all.map((m) => [m.name, []]));
+  const inUse = all.map((mode): ModeInUse => {
+    const current: ModeInUse['current'] = {};
+    return { mode, current, observing: mode.setup(() => current.worker as Worker) };
+  });
   process.stdout.write(
     `${EVENTS} no-op events per run, ${RUNS} runs per mode (interleaved), concurrency ${CONCURRENCY}\n`,
   );
-  // A warm-up run so JIT and page cache treat every mode alike.
-  await throughput(all[0] as Mode, makeEvents(Math.min(EVENTS, 10_000)));
+  // A warm-up run of each mode, so that none pays for compiling its code in the first round.
+  await withBus(async (bus) => {
+    for (const use of inUse) await throughput(use, bus, makeEvents(Math.min(EVENTS, 5_000)));
+  });
   for (let run = 0; run < RUNS; run++) {
-    // Each round starts with another mode: none always runs on the heap another just left.
-    for (const mode of [...all.slice(run % all.length), ...all.slice(0, run % all.length)]) {
-      const sample = await throughput(mode, makeEvents(EVENTS));
-      results.get(mode.name)?.push(sample);
-      process.stdout.write(
-        `  run ${run + 1} ${mode.name}: ${Math.round(sample.rate)} events/s, ${sample.cpuUsPerEvent.toFixed(1)} µs CPU/event (${sample.systemUsPerEvent.toFixed(1)} system)\n`,
-      );
-    }
+    // Each round starts with another mode: none always runs right after the same one.
+    const at = run % inUse.length;
+    await withBus(async (bus) => {
+      for (const use of [...inUse.slice(at), ...inUse.slice(0, at)]) {
+        const sample = await throughput(use, bus, makeEvents(EVENTS));
+        results.get(use.mode.name)?.push(sample);
+        process.stdout.write(
+          `  run ${run + 1} ${use.mode.name}: ${Math.round(sample.rate)} events/s, ${sample.cpuUsPerEvent.toFixed(1)} µs CPU/event (${sample.systemUsPerEvent.toFixed(1)} system)\n`,
+        );
+      }
+    });
   }
+  for (const use of inUse) await use.observing.close();
   const received = await sink.close();
   const samples = (name: string) => results.get(name) ?? [];
   // Each round ran every mode back to back: the ratio within a round cancels most of what other
   // processes did to the machine meanwhile, and the median of those ratios drops the outliers.
-  const pairedRatio = (name: string, of: (s: Sample) => number, baseline = 'off'): string => {
+  const ratios = (name: string, of: (s: Sample) => number, baseline = 'off'): number[] => {
     const base = samples(baseline);
-    if (base.length === 0 || samples(name).length === 0) return '—';
-    return median(samples(name).map((s, i) => of(s) / of(base[i] as Sample))).toFixed(3);
+    if (base.length === 0) return [];
+    return samples(name).map((s, i) => of(s) / of(base[i] as Sample));
+  };
+  const pairedRatio = (name: string, of: (s: Sample) => number, baseline = 'off'): string => {
+    const each = ratios(name, of, baseline);
+    return each.length === 0 ? '—' : median(each).toFixed(3);
+  };
+  // The middle half of the rounds' ratios: how far one round's machine noise moves a ratio.
+  const spread = (name: string, of: (s: Sample) => number): string => {
+    const each = ratios(name, of);
+    if (each.length === 0 || name === 'off') return '';
+    return `${quantile(each, 0.25).toFixed(2)}–${quantile(each, 0.75).toFixed(2)}`;
   };
   const table = new Table({
-    head: ['mode', 'events/s (median)', 'throughput vs off', 'CPU µs/event (median)', 'CPU vs off'],
+    head: [
+      'mode',
+      'events/s (median)',
+      'throughput vs off',
+      '(middle half)',
+      'CPU µs/event (median)',
+      'CPU vs off',
+    ],
   });
   for (const mode of all) {
     table.push([
       mode.name,
       Math.round(median(samples(mode.name).map((s) => s.rate))).toLocaleString('en'),
       pairedRatio(mode.name, (s) => s.rate),
+      spread(mode.name, (s) => s.rate),
       median(samples(mode.name).map((s) => s.cpuUsPerEvent)).toFixed(1),
       pairedRatio(mode.name, (s) => s.cpuUsPerEvent),
     ]);
