@@ -404,7 +404,10 @@ describe('approval', () => {
     });
     await agentd.publish('work.mixed');
     await until(() => slack.messages.length === 1, 'the message');
-    const states = (await agentd.actions()).map((a) => `${a.sink}:${a.state}`).sort();
-    expect(states).toEqual(['github:pending-approval', 'slack:done']);
+    // The sink answered; the action is marked done once the dispatcher has read that answer.
+    const states = async () => (await agentd.actions()).map((a) => `${a.sink}:${a.state}`).sort();
+    await until(async () => (await states()).includes('slack:done'), 'the message marked done');
+    expect(await states()).toEqual(['github:pending-approval', 'slack:done']);
+    expect(slack.messages).toHaveLength(1);
   });
 });
