@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { REPO, spawnDaemon } from '../fixtures/daemon-child.js';
+import { readyUrl, REPO, spawnDaemon } from '../fixtures/daemon-child.js';
 import {
   FAKE_KEY,
   startFakeLlmServer,
@@ -91,24 +91,7 @@ describe('an agent daemon killed with SIGKILL mid-conversation', () => {
     return child;
   }
 
-  async function ready(child: ChildProcess): Promise<string> {
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      if (child.exitCode !== null)
-        throw new Error(`the daemon exited during start:\n${output.join('')}`);
-      try {
-        const info = JSON.parse(readFileSync(join(dataDir, 'daemon.json'), 'utf8')) as {
-          pid: number;
-          url: string;
-        };
-        if (info.pid === child.pid && info.url !== '') return info.url;
-      } catch {
-        // Not written yet.
-      }
-      await sleep(20);
-    }
-    throw new Error(`the daemon did not become ready in 30 s:\n${output.join('')}`);
-  }
+  const ready = (child: ChildProcess) => readyUrl(child, { dataDir, output });
 
   async function until(check: () => boolean, what: string, ms = 30_000): Promise<void> {
     const deadline = Date.now() + ms;

@@ -1,31 +1,24 @@
 // The CLI's argument handling shared by all commands: unknown input exits 2 with one stderr line.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  CLI_TEST_TIMEOUTS,
   expectSuccess,
   expectUsageError,
-  killAll,
   makeTempDir,
   parseJson,
   REPO,
-  removeTempDirs,
   runCli,
+  setUpCliTests,
 } from './run-cli.js';
 
-vi.setConfig(CLI_TEST_TIMEOUTS);
+setUpCliTests();
 
 let dir: string;
 const agentd = (...args: string[]) => runCli(args, { cwd: dir });
 
 beforeAll(() => {
   dir = makeTempDir();
-});
-
-afterAll(async () => {
-  await killAll();
-  removeTempDirs();
 });
 
 describe.concurrent('agentd', () => {

@@ -1,24 +1,17 @@
 // agentd start with a bad or missing config: it does not start and says why in one stderr line.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  CLI_TEST_TIMEOUTS,
   expectOneLineError,
   expectUsageError,
-  killAll,
   makeTempDir,
-  removeTempDirs,
   runCli,
+  setUpCliTests,
   writeConfig,
 } from './run-cli.js';
 
-vi.setConfig(CLI_TEST_TIMEOUTS);
-
-afterAll(async () => {
-  await killAll();
-  removeTempDirs();
-});
+setUpCliTests();
 
 const start = (dir: string, ...args: string[]) =>
   runCli(['start', '--port', '0', ...args], { cwd: dir });

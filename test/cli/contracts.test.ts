@@ -2,21 +2,19 @@
 // list|show|replay|purge, against configs in temp directories.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  CLI_TEST_TIMEOUTS,
   expectOneLineError,
   expectSuccess,
   makeTempDir,
   parseJson,
-  removeTempDirs,
   runCli,
+  setUpCliTests,
   SRC_INDEX,
   writeConfig,
 } from './run-cli.js';
 
-vi.setConfig({ ...CLI_TEST_TIMEOUTS, testTimeout: 150_000 });
-afterAll(removeTempDirs);
+setUpCliTests({ testTimeout: 150_000 });
 
 const imports = `import { defineEventType, z } from ${JSON.stringify(SRC_INDEX)};\n`;
 

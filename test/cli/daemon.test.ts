@@ -2,24 +2,22 @@
 // One daemon serves the whole file: the groups run in order and later ones build on earlier state.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  CLI_TEST_TIMEOUTS,
   eventually,
   expectOneLineError,
   expectSuccess,
   expectUsageError,
-  killAll,
   makeTempDir,
   parseJson,
-  removeTempDirs,
   runCli,
+  setUpCliTests,
   startDaemon,
-  writeConfig,
   type RunningDaemon,
+  writeConfig,
 } from './run-cli.js';
 
-vi.setConfig(CLI_TEST_TIMEOUTS);
+setUpCliTests();
 
 interface RunRecord {
   runId: string;
@@ -129,11 +127,6 @@ function bearer(dataDir: string): Record<string, string> {
   const file = join(dataDir, 'admin-token');
   return existsSync(file) ? { authorization: `Bearer ${readFileSync(file, 'utf8').trim()}` } : {};
 }
-
-afterAll(async () => {
-  await killAll();
-  removeTempDirs();
-});
 
 describe('agentd with a running daemon', () => {
   it('emit sends the event to the daemon over HTTP and says so', async () => {

@@ -1,19 +1,17 @@
 // agentd emit without a running daemon: events go straight into the store; bad input exits 2.
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  CLI_TEST_TIMEOUTS,
   expectSuccess,
   expectUsageError,
-  killAll,
   makeTempDir,
   parseJson,
-  removeTempDirs,
   runCli,
+  setUpCliTests,
 } from './run-cli.js';
 
-vi.setConfig(CLI_TEST_TIMEOUTS);
+setUpCliTests();
 
 interface EmitResult {
   id: string;
@@ -27,11 +25,6 @@ interface StoredEvent {
   event: { id: string; type: string; source: string; data?: unknown; partitionkey?: string };
   runs: Record<string, string>;
 }
-
-afterAll(async () => {
-  await killAll();
-  removeTempDirs();
-});
 
 /** The store the emits below share, and what each left there. */
 let dir: string;

@@ -1,18 +1,16 @@
 // agentd events: listing with --type patterns and --limit, and --follow printing new events live.
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  CLI_TEST_TIMEOUTS,
   expectSuccess,
   expectUsageError,
-  killAll,
   makeTempDir,
   parseJson,
-  removeTempDirs,
   runCli,
+  setUpCliTests,
   spawnCli,
 } from './run-cli.js';
 
-vi.setConfig(CLI_TEST_TIMEOUTS);
+setUpCliTests();
 
 interface StoredEvent {
   seq: number;
@@ -29,11 +27,6 @@ beforeAll(async () => {
   dir = makeTempDir();
   // Emitted one after another so their store order is known: newest is b.one.
   for (const type of ['a.one', 'a.two.deep', 'b.one']) expectSuccess(await agentd('emit', type));
-});
-
-afterAll(async () => {
-  await killAll();
-  removeTempDirs();
 });
 
 describe.concurrent('agentd events', () => {

@@ -1,23 +1,16 @@
 // agentd exec: runs a command with its output passed through, publishes build.completed or
 // build.failed (to the store, or to a running daemon), and exits with the command's own code.
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  CLI_TEST_TIMEOUTS,
   expectUsageError,
-  killAll,
   makeTempDir,
   parseJson,
-  removeTempDirs,
   runCli,
+  setUpCliTests,
   startDaemon,
 } from './run-cli.js';
 
-vi.setConfig(CLI_TEST_TIMEOUTS);
-
-afterAll(async () => {
-  await killAll();
-  removeTempDirs();
-});
+setUpCliTests();
 
 interface StoredEvent {
   event: {

@@ -1,26 +1,19 @@
 // agentd init: writes the starter agentd.config.ts, never over an existing one unless --force.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  CLI_TEST_TIMEOUTS,
   expectSuccess,
   expectUsageError,
-  killAll,
   makeTempDir,
   markEsm,
   parseJson,
-  removeTempDirs,
   runCli,
+  setUpCliTests,
   SRC_INDEX,
 } from './run-cli.js';
 
-vi.setConfig(CLI_TEST_TIMEOUTS);
-
-afterAll(async () => {
-  await killAll();
-  removeTempDirs();
-});
+setUpCliTests();
 
 describe.concurrent('agentd init', () => {
   it('writes agentd.config.ts in the current directory and says where', async () => {

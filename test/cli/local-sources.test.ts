@@ -2,25 +2,18 @@
 // relative paths are read from the config's directory, and stopping the daemon stops the commands.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  CLI_TEST_TIMEOUTS,
   eventually,
-  killAll,
   makeTempDir,
   parseJson,
-  removeTempDirs,
   runCli,
+  setUpCliTests,
   startDaemon,
   writeConfig,
 } from './run-cli.js';
 
-vi.setConfig(CLI_TEST_TIMEOUTS);
-
-afterAll(async () => {
-  await killAll();
-  removeTempDirs();
-});
+setUpCliTests();
 
 interface StoredEvent {
   event: { type: string; source: string; data: Record<string, unknown> };

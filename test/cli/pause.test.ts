@@ -2,24 +2,22 @@
 // deliveries of the paused route stay queued while others run, the pause survives a restart,
 // resume lets them run; resume also lifts a spent budget's pause. Unknown routes exit 2.
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { readAdminToken } from '../../src/runtime/admin-token.js';
 import {
-  CLI_TEST_TIMEOUTS,
   eventually,
   expectSuccess,
   expectUsageError,
-  killAll,
   makeTempDir,
   parseJson,
-  removeTempDirs,
   runCli,
+  setUpCliTests,
   startDaemon,
-  writeConfig,
   type RunningDaemon,
+  writeConfig,
 } from './run-cli.js';
 
-vi.setConfig(CLI_TEST_TIMEOUTS);
+setUpCliTests();
 
 let dir: string;
 let daemon: RunningDaemon;
@@ -65,11 +63,6 @@ beforeAll(async () => {
 });`,
   );
   daemon = await startDaemon(dir, 'store');
-});
-
-afterAll(async () => {
-  await killAll();
-  removeTempDirs();
 });
 
 describe('agentd pause and resume', () => {

@@ -5,7 +5,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { expect } from 'vitest';
+import { afterAll, expect, vi } from 'vitest';
 
 export const REPO = fileURLToPath(new URL('../..', import.meta.url));
 /** What configs written in temp directories import instead of 'agentd'. */
@@ -229,6 +229,18 @@ export function makeTempDir(): string {
 
 export function removeTempDirs(): void {
   for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
+
+/**
+ * What every CLI test file sets up at its top: CLI_TEST_TIMEOUTS (with `timeouts` over them), and an
+ * afterAll that kills the CLI processes its tests left running, then removes their temp directories.
+ */
+export function setUpCliTests(timeouts: Partial<typeof CLI_TEST_TIMEOUTS> = {}): void {
+  vi.setConfig({ ...CLI_TEST_TIMEOUTS, ...timeouts });
+  afterAll(async () => {
+    await killAll();
+    removeTempDirs();
+  });
 }
 
 /**

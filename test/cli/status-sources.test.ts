@@ -1,18 +1,19 @@
 // agentd status with webhook sources: the running daemon's sources and their refused requests,
 // read over its HTTP API with the admin token the CLI finds in the data directory.
 import { createHmac } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   expectSuccess,
-  killAll,
   makeTempDir,
   parseJson,
-  removeTempDirs,
   runCli,
+  setUpCliTests,
   startDaemon,
-  writeConfig,
   type RunningDaemon,
+  writeConfig,
 } from './run-cli.js';
+
+setUpCliTests();
 
 const SECRET = 'status-sources-secret';
 let dir: string;
@@ -30,11 +31,6 @@ beforeAll(async () => {
 });`,
   );
   daemon = await startDaemon(dir, 'store');
-});
-
-afterAll(async () => {
-  await killAll();
-  removeTempDirs();
 });
 
 const deliver = (body: string, secret: string, delivery: string) =>

@@ -1,7 +1,7 @@
 // agentd trace <event-id>: the tree an event caused, read from the store — runs with status,
 // attempts and steps, the events they emitted and those events' runs, and errors of failed runs.
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { SqliteBus } from '../../src/bus/sqlite/sqlite-bus.js';
 import { toEvent } from '../../src/core/envelope.js';
 import { NonRetryableError } from '../../src/core/errors.js';
@@ -10,16 +10,15 @@ import { createLogger } from '../../src/observe/log.js';
 import { createWorker } from '../../src/runtime/worker.js';
 import { eventually } from '../observe/observe-harness.js';
 import {
-  CLI_TEST_TIMEOUTS,
   expectSuccess,
   expectUsageError,
   makeTempDir,
   parseJson,
-  removeTempDirs,
   runCli,
+  setUpCliTests,
 } from './run-cli.js';
 
-vi.setConfig(CLI_TEST_TIMEOUTS);
+setUpCliTests();
 
 let dir: string;
 
@@ -62,8 +61,6 @@ beforeAll(async () => {
   await worker.stop();
   await bus.close();
 });
-
-afterAll(() => removeTempDirs());
 
 describe('agentd trace', () => {
   it('prints the tree of runs, steps and emitted events with status and tokens', async () => {

@@ -1,67 +1,17 @@
 // Validation at ingest: invalid events go to the quarantine (never delivered, never dropped) with
 // issues naming the field; a replay after the schema is fixed publishes them to their routes.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { SqliteBus } from '../../src/bus/sqlite/sqlite-bus.js';
-import { ingestGateFor, registryFor } from '../../src/contracts/config-contracts.js';
-import { validateConfig, type AgentdConfig } from '../../src/core/config.js';
+import { registryFor } from '../../src/contracts/config-contracts.js';
 import { toEvent, type AgentdEvent } from '../../src/core/envelope.js';
 import { defineEventType } from '../../src/core/event-type.js';
 import { on } from '../../src/core/route.js';
-import { createLogger } from '../../src/observe/log.js';
-import { createWorker, type Worker } from '../../src/runtime/worker.js';
+import { startWithContracts, stopAllWithContracts, tempDb, waitFor } from './contracts-harness.js';
 
-const log = createLogger({ level: 'silent' });
-const dirs: string[] = [];
-const open: { bus: SqliteBus; worker?: Worker }[] = [];
-
-afterEach(async () => {
-  for (const { bus, worker } of open.splice(0)) {
-    await worker?.stop();
-    await bus.close();
-  }
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-function tempDb(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'agentd-contracts-'));
-  dirs.push(dir);
-  return join(dir, 'agentd.db');
-}
-
-async function daemon(path: string, raw: AgentdConfig) {
-  const config = validateConfig(raw, 'test');
-  const gate = ingestGateFor(config);
-  const bus = new SqliteBus({
-    path,
-    source: 'agentd://test',
-    ...(gate === undefined ? {} : { gate }),
-  });
-  const worker = createWorker({
-    bus,
-    routes: config.routes,
-    registry: registryFor(config),
-    log,
-    source: 'agentd://test',
-  });
-  await worker.start();
-  open.push({ bus, worker });
-  return { bus, worker };
-}
+afterEach(stopAllWithContracts);
 
 const event = (type: string, data: unknown, extra: Record<string, unknown> = {}) =>
   toEvent({ type, data, ...extra }, { source: 'test', trust: 'operator' });
-
-async function waitFor(check: () => boolean, ms = 5_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 // The producer sends amounts as strings; the first contract wrongly says number.
 const strictPaid = defineEventType(
@@ -76,7 +26,7 @@ const fixedPaid = defineEventType(
 describe('validation at ingest', () => {
   it('quarantines an invalid event with issues naming the field, and never delivers it', async () => {
     const seen: AgentdEvent[] = [];
-    const { bus } = await daemon(tempDb(), {
+    const { bus } = await startWithContracts(tempDb(), {
       types: [strictPaid],
       routes: [on('billing.invoice.paid', { handler: (e) => void seen.push(e) })],
     });
@@ -110,7 +60,7 @@ describe('validation at ingest', () => {
     const path = tempDb();
     const seen: AgentdEvent[] = [];
     const route = on('billing.invoice.paid', { handler: (e) => void seen.push(e) });
-    const first = await daemon(path, { types: [strictPaid], routes: [route] });
+    const first = await startWithContracts(path, { types: [strictPaid], routes: [route] });
     const bad = event('billing.invoice.paid', { invoice: 'A-2', amount: '12.50' });
     await first.bus.publish([bad]);
     const [entry] = await first.bus.quarantine.list();
@@ -118,11 +68,9 @@ describe('validation at ingest', () => {
     const again = await first.bus.quarantine.replay([entry!.id]);
     expect(again.refused.map((r) => r.issues[0]?.path)).toEqual(['amount']);
     expect((await first.bus.quarantine.show(entry!.id))?.checks).toBe(2);
-    await first.worker.stop();
-    await first.bus.close();
-    open.splice(0);
+    await first.close();
 
-    const second = await daemon(path, { types: [fixedPaid], routes: [route] });
+    const second = await startWithContracts(path, { types: [fixedPaid], routes: [route] });
     const replay = await second.bus.quarantine.replay([entry!.id, '999']);
     expect(replay).toEqual({
       published: [entry!.id],
@@ -136,7 +84,7 @@ describe('validation at ingest', () => {
   });
 
   it('quarantines invalid events a handler emits, in the same transaction as its ack', async () => {
-    const { bus } = await daemon(tempDb(), {
+    const { bus } = await startWithContracts(tempDb(), {
       types: [strictPaid],
       routes: [
         on('invoice.settle', {
@@ -153,18 +101,20 @@ describe('validation at ingest', () => {
   });
 
   it('lets types without a contract through, unless contracts.unknownTypes is quarantine', async () => {
-    const loose = await daemon(tempDb(), {});
+    const loose = await startWithContracts(tempDb(), {});
     expect((await loose.bus.publish([event('anything.at.all', 'free text')]))[0]?.quarantined).toBe(
       undefined,
     );
-    const strict = await daemon(tempDb(), { contracts: { unknownTypes: 'quarantine' } });
+    const strict = await startWithContracts(tempDb(), {
+      contracts: { unknownTypes: 'quarantine' },
+    });
     expect((await strict.bus.publish([event('anything.at.all', 'x')]))[0]?.quarantined).toBe(true);
     const [entry] = await strict.bus.quarantine.list();
     expect(entry?.issues[0]?.path).toBe('(type)');
   });
 
   it('refuses a dataschema that names a version its type does not have', async () => {
-    const { bus } = await daemon(tempDb(), { types: [strictPaid] });
+    const { bus } = await startWithContracts(tempDb(), { types: [strictPaid] });
     const result = await bus.publish([
       event(
         'billing.invoice.paid',
@@ -177,7 +127,10 @@ describe('validation at ingest', () => {
   });
 
   it('checks nothing with contracts.validate false', async () => {
-    const { bus } = await daemon(tempDb(), { types: [strictPaid], contracts: { validate: false } });
+    const { bus } = await startWithContracts(tempDb(), {
+      types: [strictPaid],
+      contracts: { validate: false },
+    });
     const result = await bus.publish([event('billing.invoice.paid', { amount: 'x' })]);
     expect(result[0]?.quarantined).toBeUndefined();
   });
@@ -189,7 +142,7 @@ describe('validation at ingest', () => {
   });
 
   it('purges quarantined events', async () => {
-    const { bus } = await daemon(tempDb(), { types: [strictPaid] });
+    const { bus } = await startWithContracts(tempDb(), { types: [strictPaid] });
     await bus.publish([
       event('billing.invoice.paid', { amount: 'x' }),
       event('billing.invoice.paid', { amount: 'y' }),

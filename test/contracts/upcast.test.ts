@@ -1,62 +1,15 @@
 // Upcasting on delivery: events stored at an older version reach a route that accepts a newer one
 // upcast through the type's chain, with `event.data` typed by the version the route accepts.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
 import { z } from 'zod';
 import { DEFAULT_SUBSCRIPTION } from '../../src/bus/bus.js';
-import { SqliteBus } from '../../src/bus/sqlite/sqlite-bus.js';
-import { ingestGateFor, registryFor } from '../../src/contracts/config-contracts.js';
-import { validateConfig, type AgentdConfig } from '../../src/core/config.js';
+import type { SqliteBus } from '../../src/bus/sqlite/sqlite-bus.js';
 import { toEvent, type AgentdEvent } from '../../src/core/envelope.js';
 import { defineEventType } from '../../src/core/event-type.js';
 import { on } from '../../src/core/route.js';
-import { createLogger } from '../../src/observe/log.js';
-import { createWorker } from '../../src/runtime/worker.js';
+import { startWithContracts, stopAllWithContracts, tempDb, waitFor } from './contracts-harness.js';
 
-const log = createLogger({ level: 'silent' });
-const dirs: string[] = [];
-const closers: (() => Promise<void>)[] = [];
-
-afterEach(async () => {
-  for (const close of closers.splice(0)) await close();
-  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
-});
-
-function tempDb(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'agentd-upcast-'));
-  dirs.push(dir);
-  return join(dir, 'agentd.db');
-}
-
-async function start(path: string, raw: AgentdConfig) {
-  const config = validateConfig(raw, 'test');
-  const gate = ingestGateFor(config);
-  const bus = new SqliteBus({ path, ...(gate === undefined ? {} : { gate }) });
-  const worker = createWorker({
-    bus,
-    routes: config.routes,
-    registry: registryFor(config),
-    log,
-    source: 'agentd://test',
-  });
-  await worker.start();
-  const close = async () => {
-    await worker.stop();
-    await bus.close();
-  };
-  closers.push(close);
-  return { bus, close };
-}
-
-async function waitFor(check: () => boolean, ms = 5_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > until) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+afterEach(stopAllWithContracts);
 
 const publish = (bus: SqliteBus, data: unknown, extra: Record<string, unknown> = {}) =>
   bus.publish([
@@ -77,13 +30,13 @@ describe('upcasting', () => {
   it('delivers a stored v1 event to a v2 handler upcast, typed as v2', async () => {
     const path = tempDb();
     // Yesterday's agentd knew only v1, and stored a v1 event its route had not handled yet.
-    const before = await start(path, { types: [v1] });
+    const before = await startWithContracts(path, { types: [v1] });
     await before.bus.subscribe('billing', { ...DEFAULT_SUBSCRIPTION, types: ['order.placed'] });
     await publish(before.bus, { amount: 12.5 });
     await before.close();
 
     const seen: AgentdEvent[] = [];
-    const { bus } = await start(path, {
+    const { bus } = await startWithContracts(path, {
       types: [v2],
       routes: [
         on(v2.v2, {
@@ -107,7 +60,7 @@ describe('upcasting', () => {
 
   it('upcasts through the whole chain, v1 to v3, and leaves current events as they are', async () => {
     const seen: unknown[] = [];
-    const { bus } = await start(tempDb(), {
+    const { bus } = await startWithContracts(tempDb(), {
       types: [v3],
       routes: [on(v3.v3, { handler: (e) => void seen.push(e.data) })],
     });
@@ -122,7 +75,7 @@ describe('upcasting', () => {
 
   it("takes a bare version ('v2') as each event's own type at that version", async () => {
     const seen: unknown[] = [];
-    const { bus } = await start(tempDb(), {
+    const { bus } = await startWithContracts(tempDb(), {
       types: [v2],
       routes: [on('order.*', { accepts: 'v2', handler: (e) => void seen.push(e.data) })],
     });
@@ -137,14 +90,14 @@ describe('upcasting', () => {
 
   it('takes an event stored before its type had a contract as v1, and checks it', async () => {
     const path = tempDb();
-    const before = await start(path, {});
+    const before = await startWithContracts(path, {});
     await before.bus.subscribe('r', { ...DEFAULT_SUBSCRIPTION, types: ['order.placed'] });
     await publish(before.bus, { amount: 3 });
     await publish(before.bus, { note: 'not an order' });
     await before.close();
 
     const seen: unknown[] = [];
-    const { bus } = await start(path, {
+    const { bus } = await startWithContracts(path, {
       types: [v2],
       routes: [on(v2.v2, { name: 'r', handler: (e) => void seen.push(e.data) })],
     });
@@ -159,7 +112,7 @@ describe('upcasting', () => {
   });
 
   it('dead-letters an event newer than the version the route accepts', async () => {
-    const { bus } = await start(tempDb(), {
+    const { bus } = await startWithContracts(tempDb(), {
       types: [v2],
       routes: [on(v2.v1, { name: 'old', handler: () => undefined })],
     });
@@ -173,7 +126,7 @@ describe('upcasting', () => {
 
   it('fails the start of a route that accepts a version no type has', async () => {
     await expect(
-      start(tempDb(), {
+      startWithContracts(tempDb(), {
         routes: [on('order.placed', { accepts: 'agentd:order.placed/v2', handler: () => 1 })],
       }),
     ).rejects.toThrow(/accepts "agentd:order.placed\/v2"/);

@@ -3,11 +3,12 @@
 // with it) instead of being lost, and is stored once the route drained.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ProcessSource, type ProcessExitedData } from '../../src/sources/process/process-source.js';
-import { openLocalBus, type LocalBus } from '../sources/local-bus.js';
+import { openLocalBus, startSource, stopSources, type LocalBus } from '../sources/local-bus.js';
 import { gatedRoute } from './backpressure-view.js';
 
 const cleanups: Array<() => Promise<void>> = [];
 afterEach(async () => {
+  await stopSources();
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
@@ -42,16 +43,7 @@ describe('process source under backpressure', () => {
       clock,
       log,
     });
-    const controller = new AbortController();
-    cleanups.push(async () => {
-      controller.abort();
-      await source.stopped();
-    });
-    await source.start(
-      gate.guard((events) => local.publish(events)),
-      controller.signal,
-      local.stateOf('crasher'),
-    );
+    await startSource(source, gate.guard(local.publish), local.stateOf('crasher'));
     const exits = () => local.stored('process.exited').map((e) => e.data as ProcessExitedData);
 
     await until('the first exit', () => exits().length === 1);

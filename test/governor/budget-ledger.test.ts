@@ -1,12 +1,19 @@
 // A budget over its window: admission counts used + reserved, thresholds are crossed once each
 // (also after a restart), the scope is spent at 100% until the window rolls over or is lifted.
 import { describe, expect, it } from 'vitest';
+import type { Budget } from '../../src/core/route.js';
 import { BudgetLedger } from '../../src/governor/budget-ledger.js';
 import { windowEnd, windowStart } from '../../src/governor/budget-window.js';
 import { MemoryGovernorStore } from '../../src/governor/governor-store.js';
 import { ManualClock } from '../fixtures/manual-clock.js';
 
 const each = { tokens: 300, costUsd: 0 };
+
+/** A ledger on a store of its own, its clock at 10:00 UTC on 2025-03-14. */
+function freshLedger(scope: string, budget: Budget): { ledger: BudgetLedger; clock: ManualClock } {
+  const clock = new ManualClock('2025-03-14T10:00:00Z');
+  return { ledger: new BudgetLedger(scope, budget, new MemoryGovernorStore(), clock), clock };
+}
 
 describe('budget windows', () => {
   it('are the UTC hour, day and month', () => {
@@ -24,13 +31,7 @@ describe('budget windows', () => {
 
 describe('BudgetLedger', () => {
   it('admits only what fits beside what is used and reserved', async () => {
-    const clock = new ManualClock('2025-03-14T10:00:00Z');
-    const ledger = new BudgetLedger(
-      'r',
-      { tokens: 1_000, window: 'day' },
-      new MemoryGovernorStore(),
-      clock,
-    );
+    const { ledger, clock } = freshLedger('r', { tokens: 1_000, window: 'day' });
     expect(ledger.room(each)).toBe(3);
     for (let i = 0; i < 3; i++) ledger.reserve(each);
     expect(ledger.room(each)).toBe(0);
@@ -55,13 +56,7 @@ describe('BudgetLedger', () => {
   });
 
   it('keeps a settling run reserved until its usage is booked', async () => {
-    const clock = new ManualClock('2025-03-14T10:00:00Z');
-    const ledger = new BudgetLedger(
-      'r',
-      { tokens: 1_000, window: 'day' },
-      new MemoryGovernorStore(),
-      clock,
-    );
+    const { ledger } = freshLedger('r', { tokens: 1_000, window: 'day' });
     for (let i = 0; i < 3; i++) ledger.reserve(each);
     const settling = [0, 1, 2].map(() => ledger.record(each, each));
     // The store write is under way: freeing the reservations now would admit three more runs.
@@ -71,9 +66,7 @@ describe('BudgetLedger', () => {
   });
 
   it('reports each threshold once per window, in the order crossed', async () => {
-    const clock = new ManualClock('2025-03-14T10:00:00Z');
-    const store = new MemoryGovernorStore();
-    const ledger = new BudgetLedger('r', { costUsd: 10, window: 'hour' }, store, clock);
+    const { ledger, clock } = freshLedger('r', { costUsd: 10, window: 'hour' });
     const crossed = async (usd: number) =>
       (await ledger.record({ tokens: 0, costUsd: 0 }, { tokens: 0, costUsd: usd })).map(
         (c) => `${c.unit} ${c.fraction} ${c.used}/${c.limit}`,
@@ -117,13 +110,7 @@ describe('BudgetLedger', () => {
   });
 
   it('stops pausing while an operator lift lasts', async () => {
-    const clock = new ManualClock('2025-03-14T10:00:00Z');
-    const ledger = new BudgetLedger(
-      'global',
-      { tokens: 10, window: 'day' },
-      new MemoryGovernorStore(),
-      clock,
-    );
+    const { ledger } = freshLedger('global', { tokens: 10, window: 'day' });
     await ledger.record(each, { tokens: 10, costUsd: 0 });
     expect(ledger.spent()).toBe(true);
     expect(ledger.describeSpent()).toMatch(/^the global budget spent: 10 of 10 tokens this day/);

@@ -2,25 +2,23 @@
 // GitHub sink points at a fake GitHub. One daemon serves the file; tests build on earlier state.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StoredAction } from '../../src/bus/outbox-store.js';
 import {
-  CLI_TEST_TIMEOUTS,
   eventually,
   expectSuccess,
   expectUsageError,
-  killAll,
   makeTempDir,
   parseJson,
-  removeTempDirs,
   runCli,
+  setUpCliTests,
   startDaemon,
-  writeConfig,
   type RunningDaemon,
+  writeConfig,
 } from '../cli/run-cli.js';
 import { GITHUB_TOKEN, startFakeGithub, type FakeGithub } from '../fixtures/fake-github-server.js';
 
-vi.setConfig(CLI_TEST_TIMEOUTS);
+setUpCliTests();
 
 let github: FakeGithub;
 let cwd: string;
@@ -93,11 +91,7 @@ beforeAll(async () => {
   token = readFileSync(join(cwd, 'data', 'admin-token'), 'utf8').trim();
 });
 
-afterAll(async () => {
-  await killAll();
-  await github.close();
-  removeTempDirs();
-});
+afterAll(() => github.close());
 
 describe('agentd outbox', () => {
   it('lists actions waiting for approval and dry-run actions, and sends none of them', async () => {

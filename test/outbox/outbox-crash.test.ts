@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, spawnDaemon, type DaemonChild } from '../fixtures/daemon-child.js';
+import { readyUrl, REPO, spawnDaemon, type DaemonChild } from '../fixtures/daemon-child.js';
 import { GITHUB_TOKEN, startFakeGithub, type FakeGithub } from '../fixtures/fake-github-server.js';
 import { SLACK_TOKEN, startFakeSlack, type FakeSlack } from '../fixtures/fake-slack-server.js';
 
@@ -65,24 +65,8 @@ describe('the outbox under kill -9 of the daemon', () => {
     return spawnDaemon({ configFile, dataDir, output });
   }
 
-  async function ready(incarnation: Incarnation): Promise<string> {
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      if (incarnation.child.exitCode !== null)
-        throw new Error(`the daemon exited during start:\n${output.join('')}`);
-      try {
-        const info = JSON.parse(readFileSync(join(dataDir, 'daemon.json'), 'utf8')) as {
-          pid: number;
-          url: string;
-        };
-        if (info.pid === incarnation.child.pid && info.url !== '') return info.url;
-      } catch {
-        // not written yet
-      }
-      await sleep(20);
-    }
-    throw new Error(`the daemon did not become ready:\n${output.join('')}`);
-  }
+  const ready = (incarnation: Incarnation) =>
+    readyUrl(incarnation.child, { dataDir, output }, 60_000);
 
   async function publishAll(url: string): Promise<void> {
     const token = readFileSync(join(dataDir, 'admin-token'), 'utf8').trim();

@@ -5,7 +5,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO, spawnDaemon, type DaemonChild, type Exit } from '../fixtures/daemon-child.js';
+import {
+  readyUrl,
+  REPO,
+  spawnDaemon,
+  type DaemonChild,
+  type Exit,
+} from '../fixtures/daemon-child.js';
 
 const EVENTS = 5_000;
 const KILLS = 5;
@@ -135,24 +141,7 @@ describe('a daemon killed with SIGKILL at random moments and restarted', () => {
   }
 
   /** Waits until this process has written its URL into daemon.json: its worker is running. */
-  async function ready(incarnation: Incarnation): Promise<string> {
-    const deadline = Date.now() + 30_000;
-    while (Date.now() < deadline) {
-      if (incarnation.child.exitCode !== null || incarnation.child.signalCode !== null)
-        throw new Error(`the daemon exited during start:\n${output.join('')}`);
-      try {
-        const info = JSON.parse(readFileSync(join(dataDir, 'daemon.json'), 'utf8')) as {
-          pid: number;
-          url: string;
-        };
-        if (info.pid === incarnation.child.pid && info.url !== '') return info.url;
-      } catch {
-        // Not written yet, or read between its truncation and its write.
-      }
-      await sleep(20);
-    }
-    throw new Error(`the daemon did not become ready in 30 s:\n${output.join('')}`);
-  }
+  const ready = (incarnation: Incarnation) => readyUrl(incarnation.child, { dataDir, output });
 
   function opened(): Database.Database {
     if (store === undefined) throw new Error('the store was never opened: the crash run failed');

@@ -7,31 +7,27 @@ import { BacklogGate } from '../../src/governor/backpressure.js';
 import { CronSource, type ScheduleEventData } from '../../src/sources/cron/cron-source.js';
 import { ManualClock } from '../fixtures/manual-clock.js';
 import { uncachedBacklogs } from '../governor/backpressure-view.js';
-import { log, openLocalBus, type LocalBus } from './local-bus.js';
+import { log, openLocalBus, startSource, stopSources, type LocalBus } from './local-bus.js';
 
-let local: LocalBus | undefined;
-const open: Array<{ controller: AbortController; source: CronSource }> = [];
-
+const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
-  for (const { controller, source } of open.splice(0)) {
-    controller.abort();
-    await source.stopped();
-  }
-  await local?.close();
-  local = undefined;
+  await stopSources();
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
 /** A local bus with a route `digest` on schedule.tick that may hold one unfinished delivery. */
 async function setup(): Promise<{ bus: LocalBus; clock: ManualClock; digest: Subscription }> {
-  local = openLocalBus();
-  const digest = await local.bus.subscribe('digest', {
+  const bus = openLocalBus();
+  cleanups.push(() => bus.close());
+  const digest = await bus.bus.subscribe('digest', {
     ...DEFAULT_SUBSCRIPTION,
     types: ['schedule.tick'],
   });
-  return { bus: local, clock: new ManualClock('2026-05-01T10:00:30Z'), digest };
+  return { bus, clock: new ManualClock('2026-05-01T10:00:30Z'), digest };
 }
 
-async function startTick(bus: LocalBus, clock: ManualClock): Promise<CronSource> {
+/** Starts the schedule `tick` behind the gate; returns its stop. */
+async function startTick(bus: LocalBus, clock: ManualClock): Promise<() => Promise<void>> {
   const gate = new BacklogGate({
     bus: uncachedBacklogs(bus.bus),
     limits: new Map([['digest', 1]]),
@@ -46,14 +42,7 @@ async function startTick(bus: LocalBus, clock: ManualClock): Promise<CronSource>
     log,
     clock,
   });
-  const controller = new AbortController();
-  open.push({ controller, source });
-  await source.start(
-    gate.guard((events) => bus.publish(events)),
-    controller.signal,
-    bus.stateOf('tick'),
-  );
-  return source;
+  return startSource(source, gate.guard(bus.publish), bus.stateOf('tick'));
 }
 
 const ticks = (bus: LocalBus) =>
@@ -97,11 +86,9 @@ describe('cron source under backpressure', () => {
 
   it('keeps held slots across a restart and counts them in the event published after it', async () => {
     const { bus, clock, digest } = await setup();
-    await startTick(bus, clock);
+    const stopFirst = await startTick(bus, clock);
     await clock.advanceTo('2026-05-01T10:03:30Z'); // 10:01 stored, 10:02 and 10:03 held
-    const first = open.pop()!;
-    first.controller.abort();
-    await first.source.stopped();
+    await stopFirst();
 
     await startTick(bus, clock);
     await clock.advanceTo('2026-05-01T10:04:30Z'); // 10:04 joins them

@@ -10,10 +10,11 @@ import type { Subscription } from '../../src/bus/bus.js';
 import { FsSource, type FsChangedData } from '../../src/sources/fs/fs-source.js';
 import type { ManualClock } from '../fixtures/manual-clock.js';
 import { gatedRoute } from '../governor/backpressure-view.js';
-import { openLocalBus, type LocalBus } from './local-bus.js';
+import { openLocalBus, startSource, stopSources, type LocalBus } from './local-bus.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
+  await stopSources();
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
@@ -21,9 +22,9 @@ interface Watch {
   bus: LocalBus;
   base: string;
   clock: ManualClock;
-  source: FsSource;
   route: Subscription;
-  controller: AbortController;
+  /** Aborts the source and waits until it stopped. */
+  stop(): Promise<void>;
   lines: Array<Record<string, unknown>>;
 }
 
@@ -51,16 +52,8 @@ async function watch(): Promise<Watch> {
     clock,
     log,
   });
-  const controller = new AbortController();
-  cleanups.push(async () => {
-    controller.abort();
-    await source.stopped();
-  });
-  await source.start(
-    gate.guard((events) => bus.publish(events)),
-    controller.signal,
-  );
-  return { bus, base, clock, source, route, controller, lines };
+  const stop = await startSource(source, gate.guard(bus.publish));
+  return { bus, base, clock, route, stop, lines };
 }
 
 const published = (w: Watch) => w.bus.stored('fs.changed').map((e) => e.data as FsChangedData);
@@ -127,8 +120,7 @@ describe('fs source under backpressure', () => {
   it('logs what is still held when it stops with the route still full', async () => {
     const w = await watch();
     await fillRoute(w);
-    w.controller.abort();
-    await w.source.stopped();
+    await w.stop();
     expect(published(w)).toHaveLength(1);
     expect(w.lines).toContainEqual(
       expect.objectContaining({

@@ -1,5 +1,6 @@
 // A real SqliteBus in a temp directory for the cron, fs and process source tests, with its source
-// state store and a way to read back what the sources published.
+// state store and a way to read back what the sources published; and sources started and stopped
+// as the daemon does.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +9,7 @@ import { SqliteSourceState } from '../../src/bus/sqlite/source-state-sql.js';
 import type { AgentdEvent } from '../../src/core/envelope.js';
 import { sourceStateOf, type SourceState } from '../../src/core/source-state.js';
 import { createLogger } from '../../src/observe/log.js';
-import type { Publish } from '../../src/sources/source.js';
+import type { Publish, Source } from '../../src/sources/source.js';
 
 export const log = createLogger({ level: 'silent' });
 
@@ -45,4 +46,32 @@ export function openLocalBus(): LocalBus {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+const running = new Set<() => Promise<void>>();
+
+/**
+ * Starts `source` publishing into `publish`, as the daemon does. Returns its stop (abort, then wait
+ * until it stopped), which stopSources() calls for every source still running, even one whose
+ * start failed.
+ */
+export async function startSource(
+  source: Source & { stopped(): Promise<void> },
+  publish: Publish,
+  state?: SourceState,
+): Promise<() => Promise<void>> {
+  const controller = new AbortController();
+  const stop = async () => {
+    running.delete(stop);
+    controller.abort();
+    await source.stopped();
+  };
+  running.add(stop);
+  await source.start(publish, controller.signal, state);
+  return stop;
+}
+
+/** Stops every source still running, oldest first (afterEach). */
+export async function stopSources(): Promise<void> {
+  for (const stop of [...running]) await stop();
 }

@@ -5,16 +5,15 @@ import { MemorySourceState, sourceStateOf } from '../../../src/core/source-state
 import { CronSource, type CronSourceOptions } from '../../../src/sources/cron/cron-source.js';
 import type { ScheduleEventData } from '../../../src/sources/cron/cron-source.js';
 import { ManualClock } from '../../fixtures/manual-clock.js';
-import { log, openLocalBus, type LocalBus } from '../local-bus.js';
+import { log, openLocalBus, startSource, stopSources, type LocalBus } from '../local-bus.js';
 
-const open: Array<{ controller: AbortController; source: CronSource }> = [];
 let local: LocalBus | undefined;
+/** The stops of the sources started, newest last. */
+const stops: Array<() => Promise<void>> = [];
 
 afterEach(async () => {
-  for (const { controller, source } of open.splice(0)) {
-    controller.abort();
-    await source.stopped();
-  }
+  stops.length = 0;
+  await stopSources();
   await local?.close();
   local = undefined;
 });
@@ -33,17 +32,40 @@ async function startCron(bus: LocalBus, clock: ManualClock, options: Options): P
     node: 'test-node',
     ...options,
   });
-  const controller = new AbortController();
-  open.push({ controller, source });
-  await source.start(bus.publish, controller.signal, bus.stateOf(source.name));
+  stops.push(await startSource(source, bus.publish, bus.stateOf(source.name)));
   return source;
 }
 
 /** Stops the most recently started source, as a daemon shutdown would. */
 async function stopLast(): Promise<void> {
-  const last = open.pop()!;
-  last.controller.abort();
-  await last.source.stopped();
+  await stops.pop()!();
+}
+
+/** Stops the most recently started source and starts it again at `at`: a daemon down until then. */
+async function restartAt(
+  bus: LocalBus,
+  clock: ManualClock,
+  at: string,
+  options: Options,
+): Promise<CronSource> {
+  await stopLast();
+  clock.jumpTo(at);
+  return startCron(bus, clock, options);
+}
+
+/** One Europe/Berlin job per entry of `jobs` (name: schedule), run with the clock from `from` to `to`. */
+async function runInBerlin(
+  from: string,
+  to: string,
+  jobs: Record<string, string>,
+): Promise<LocalBus> {
+  // Kept in `local` for afterEach to close.
+  const bus = (local = openLocalBus());
+  const clock = new ManualClock(from);
+  for (const [name, schedule] of Object.entries(jobs))
+    await startCron(bus, clock, { name, schedule, timezone: 'Europe/Berlin' });
+  await clock.advanceTo(to);
+  return bus;
 }
 
 const slots = (bus: LocalBus, name = 'tick') =>
@@ -51,32 +73,23 @@ const slots = (bus: LocalBus, name = 'tick') =>
 
 describe('cron source: time zones and DST', () => {
   it('fires a 02:30 Europe/Berlin job at 03:00 on the day the clocks spring forward, and on time around it', async () => {
-    local = openLocalBus();
-    const clock = new ManualClock('2026-03-27T12:00:00Z');
-    await startCron(local, clock, {
-      name: 'nightly',
-      schedule: '30 2 * * *',
-      timezone: 'Europe/Berlin',
+    const berlin = await runInBerlin('2026-03-27T12:00:00Z', '2026-03-30T12:00:00Z', {
+      nightly: '30 2 * * *',
+      morning: '0 9 * * *',
     });
-    await startCron(local, clock, {
-      name: 'morning',
-      schedule: '0 9 * * *',
-      timezone: 'Europe/Berlin',
-    });
-    await clock.advanceTo('2026-03-30T12:00:00Z');
 
-    expect(slots(local, 'nightly')).toEqual([
+    expect(slots(berlin, 'nightly')).toEqual([
       '2026-03-28T01:30:00.000Z', // 02:30 CET
       '2026-03-29T01:00:00.000Z', // 02:30 does not exist that night: 03:00 CEST, the first time after the gap
       '2026-03-30T00:30:00.000Z', // 02:30 CEST
     ]);
-    expect(slots(local, 'morning')).toEqual([
+    expect(slots(berlin, 'morning')).toEqual([
       '2026-03-28T08:00:00.000Z', // 09:00 CET
       '2026-03-29T07:00:00.000Z', // 09:00 CEST
       '2026-03-30T07:00:00.000Z',
     ]);
     // The clock fired each at its slot: nothing early, nothing late.
-    for (const event of local.stored('schedule.')) {
+    for (const event of berlin.stored('schedule.')) {
       const data = event.data as ScheduleEventData;
       expect(data.firedAt).toBe(data.scheduledAt);
       expect(data.catchup).toBe(false);
@@ -84,22 +97,13 @@ describe('cron source: time zones and DST', () => {
   });
 
   it('fires a fixed-time job once when the clocks fall back, and an every-30-minutes job on both 02:30s', async () => {
-    local = openLocalBus();
-    const clock = new ManualClock('2026-10-24T12:00:00Z');
-    await startCron(local, clock, {
-      name: 'nightly',
-      schedule: '30 2 * * *',
-      timezone: 'Europe/Berlin',
+    const berlin = await runInBerlin('2026-10-24T12:00:00Z', '2026-10-25T12:00:00Z', {
+      nightly: '30 2 * * *',
+      half: '*/30 2 * * *',
     });
-    await startCron(local, clock, {
-      name: 'half',
-      schedule: '*/30 2 * * *',
-      timezone: 'Europe/Berlin',
-    });
-    await clock.advanceTo('2026-10-25T12:00:00Z');
 
-    expect(slots(local, 'nightly')).toEqual(['2026-10-25T00:30:00.000Z']); // 02:30 CEST only
-    expect(slots(local, 'half')).toEqual([
+    expect(slots(berlin, 'nightly')).toEqual(['2026-10-25T00:30:00.000Z']); // 02:30 CEST only
+    expect(slots(berlin, 'half')).toEqual([
       '2026-10-25T00:00:00.000Z', // 02:00 CEST
       '2026-10-25T00:30:00.000Z', // 02:30 CEST
       '2026-10-25T01:00:00.000Z', // 02:00 CET, the hour again
@@ -163,11 +167,12 @@ describe('cron source: restarts and missed slots', () => {
     await startCron(local, clock, { schedule: '* * * * *', timezone: 'UTC' });
     await clock.advanceTo('2026-01-01T10:00:05Z');
     expect(slots(local)).toEqual(['2026-01-01T10:00:00.000Z']);
-    await stopLast();
 
     // Back 10 s later: the 10:00 slot is within the grace period, but it was already fired.
-    clock.jumpTo('2026-01-01T10:00:15Z');
-    await startCron(local, clock, { schedule: '* * * * *', timezone: 'UTC' });
+    await restartAt(local, clock, '2026-01-01T10:00:15Z', {
+      schedule: '* * * * *',
+      timezone: 'UTC',
+    });
     await clock.advanceTo('2026-01-01T10:01:30Z');
     expect(slots(local)).toEqual(['2026-01-01T10:00:00.000Z', '2026-01-01T10:01:00.000Z']);
   });
@@ -222,11 +227,9 @@ describe('cron source: restarts and missed slots', () => {
     };
     await startCron(local, clock, options);
     await clock.advanceTo('2026-01-01T10:00:30Z');
-    await stopLast();
 
     // Down for half an hour: 30 slots passed (10:01 … 10:30).
-    clock.jumpTo('2026-01-01T10:30:30Z');
-    await startCron(local, clock, options);
+    await restartAt(local, clock, '2026-01-01T10:30:30Z', options);
     const caughtUp = local.stored('schedule.tick').slice(1);
     expect(caughtUp.map((e) => (e.data as ScheduleEventData).scheduledAt)).toEqual(
       Array.from({ length: 10 }, (_, i) => `2026-01-01T10:${21 + i}:00.000Z`),
@@ -250,16 +253,19 @@ describe('cron source: restarts and missed slots', () => {
     const clock = new ManualClock('2026-01-01T09:59:30Z');
     await startCron(local, clock, { schedule: '* * * * *', timezone: 'UTC' });
     await clock.advanceTo('2026-01-01T10:00:30Z');
-    await stopLast();
 
-    clock.jumpTo('2026-01-01T10:30:30Z');
-    await startCron(local, clock, { schedule: '* * * * *', timezone: 'UTC' });
+    await restartAt(local, clock, '2026-01-01T10:30:30Z', {
+      schedule: '* * * * *',
+      timezone: 'UTC',
+    });
     expect(slots(local)).toEqual(['2026-01-01T10:00:00.000Z', '2026-01-01T10:30:00.000Z']);
-    await stopLast();
 
     // With no grace at all, a slot that passed while down is skipped even if just missed.
-    clock.jumpTo('2026-01-01T10:45:01Z');
-    await startCron(local, clock, { schedule: '* * * * *', timezone: 'UTC', graceMs: 0 });
+    await restartAt(local, clock, '2026-01-01T10:45:01Z', {
+      schedule: '* * * * *',
+      timezone: 'UTC',
+      graceMs: 0,
+    });
     await clock.advanceTo('2026-01-01T10:46:00Z');
     expect(slots(local).slice(2)).toEqual(['2026-01-01T10:46:00.000Z']);
   });
@@ -270,9 +276,7 @@ describe('cron source: restarts and missed slots', () => {
     const options: Options = { schedule: '0 * * * *', timezone: 'UTC', missed: 'catchup' };
     await startCron(local, clock, options);
     expect(slots(local)).toEqual([]); // a new schedule does not replay history
-    await stopLast();
-    clock.jumpTo('2026-01-01T12:10:00Z');
-    await startCron(local, clock, options);
+    await restartAt(local, clock, '2026-01-01T12:10:00Z', options);
     expect(slots(local)).toEqual(['2026-01-01T11:00:00.000Z', '2026-01-01T12:00:00.000Z']);
   });
 });

@@ -10,17 +10,13 @@ import {
   type FsChangedData,
   type FsSourceOptions,
 } from '../../../src/sources/fs/fs-source.js';
-import { log, openLocalBus, type LocalBus } from '../local-bus.js';
+import { log, openLocalBus, startSource, stopSources, type LocalBus } from '../local-bus.js';
 
 let local: LocalBus | undefined;
-const running: Array<{ controller: AbortController; source: FsSource }> = [];
 const dirs: string[] = [];
 
 afterEach(async () => {
-  for (const { controller, source } of running.splice(0)) {
-    controller.abort();
-    await source.stopped();
-  }
+  await stopSources();
   await local?.close();
   local = undefined;
   for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
@@ -37,10 +33,7 @@ async function startWatch(
 ) {
   local ??= openLocalBus();
   const source = new FsSource({ name: 'docs', log, debounceMs: 100, rescanMs: 100, ...options });
-  const controller = new AbortController();
-  running.push({ controller, source });
-  await source.start(local.publish, controller.signal);
-  return source;
+  return startSource(source, local.publish);
 }
 
 const changed = () => local!.stored('fs.changed').map((e) => e.data as FsChangedData);
@@ -167,7 +160,7 @@ describe('fs source', () => {
   it('publishes the changes still pending when it stops', async () => {
     const base = tempDir();
     mkdirSync(join(base, 'docs'));
-    const source = await startWatch({
+    const stop = await startWatch({
       paths: ['docs'],
       baseDir: base,
       debounceMs: 60_000,
@@ -176,8 +169,7 @@ describe('fs source', () => {
     writeFileSync(join(base, 'docs', 'late.md'), 'x');
     await sleep(300);
     expect(changes()).toEqual([]);
-    running[0]!.controller.abort();
-    await source.stopped();
+    await stop();
     expect(changes()).toEqual([{ path: 'docs/late.md', kind: 'add' }]);
   });
 });

@@ -8,16 +8,12 @@ import {
   type ProcessSourceOptions,
 } from '../../../src/sources/process/process-source.js';
 import { ManualClock } from '../../fixtures/manual-clock.js';
-import { log, openLocalBus, type LocalBus } from '../local-bus.js';
+import { log, openLocalBus, startSource, stopSources, type LocalBus } from '../local-bus.js';
 
 let local: LocalBus | undefined;
-const running: Array<{ controller: AbortController; source: ProcessSource }> = [];
 
 afterEach(async () => {
-  for (const { controller, source } of running.splice(0)) {
-    controller.abort();
-    await source.stopped();
-  }
+  await stopSources();
   await local?.close();
   local = undefined;
 });
@@ -40,18 +36,8 @@ async function startProcess(
     node: 'n1',
     ...options,
   });
-  const controller = new AbortController();
-  const entry = { controller, source };
-  running.push(entry);
-  await source.start(local.publish, controller.signal, local.stateOf(source.name));
-  return {
-    source,
-    async stop() {
-      running.splice(running.indexOf(entry), 1);
-      controller.abort();
-      await source.stopped();
-    },
-  };
+  const stop = await startSource(source, local.publish, local.stateOf(source.name));
+  return { source, stop };
 }
 
 const exits = () => local!.stored('process.exited').map((e) => e.data as ProcessExitedData);
