@@ -39,7 +39,8 @@ export interface ClaimStatements {
   nextLeaseExpiry(): number | undefined;
 }
 
-type Row = Omit<ClaimedRow, 'envelope'>;
+/** A claimed row as RETURNING gives it: envelope is null if its event is missing. */
+type Row = Omit<ClaimedRow, 'envelope'> & { envelope: string | null };
 
 export function claimStatements(db: Database.Database): ClaimStatements {
   // Lease invariant: a claimed row is 'leased' with attempt + 1; (id, attempt) names the lease, so
@@ -48,7 +49,10 @@ export function claimStatements(db: Database.Database): ClaimStatements {
   // cleared: it said why the row waited, and it waits no longer.
   const claimed = `SET state = 'leased', attempt = attempt + 1, lease_until = ?, started_at = ?,
                        reason = NULL`;
-  const returning = `RETURNING id, seq, attempt, available_at, created_at, errors, pkey, rkey, vt`;
+  // The envelope comes back with the lease: one statement per claim, not one more per row.
+  const returning = `RETURNING id, seq, attempt, available_at, created_at, errors, pkey, rkey, vt,
+                               (SELECT envelope FROM events WHERE events.seq = deliveries.seq)
+                                 AS envelope`;
   const claim = db.prepare<[number, number, string, number, number], Row>(
     `UPDATE deliveries ${claimed}
       WHERE id IN (SELECT id FROM deliveries
@@ -85,13 +89,12 @@ export function claimStatements(db: Database.Database): ClaimStatements {
     `SELECT min(lease_until) AS at FROM deliveries WHERE state = 'leased'`,
   );
 
-  const withEnvelopes = (rows: Row[]): ClaimedRow[] =>
-    rows.map((row) => {
-      const found = envelope.get(row.seq);
-      if (found === undefined)
+  const withEnvelopes = (rows: Row[]): ClaimedRow[] => {
+    for (const row of rows)
+      if (row.envelope === null)
         throw new Error(`delivery ${row.id} points at missing event ${row.seq}`);
-      return { ...row, envelope: found.envelope };
-    });
+    return rows as ClaimedRow[];
+  };
 
   return {
     claim(sub, max, now, leaseUntil) {

@@ -14,6 +14,13 @@ export interface SettledRow {
 
 export type ExtendOutcome = 'extended' | 'lost' | { cancelled: string };
 
+/** One lease to finish in finishMany. */
+export interface FinishRequest {
+  id: number;
+  attempt: number;
+  state: 'acked' | 'skipped';
+}
+
 export interface SettleStatements {
   /** `keyed`: the row has a route key to clear (a governed subscription's). */
   finish(
@@ -23,6 +30,12 @@ export interface SettleStatements {
     now: number,
     keyed: boolean,
   ): SettledRow | undefined;
+  /** finish for many leases in one statement; returns the rows it finished, each with its id. */
+  finishMany(
+    requests: readonly FinishRequest[],
+    now: number,
+    keyed: boolean,
+  ): (SettledRow & { id: number })[];
   retry(id: number, attempt: number, availableAt: number, errorJson: string): boolean;
   dead(
     id: number,
@@ -51,6 +64,18 @@ export function settleStatements(db: Database.Database): SettleStatements {
       WHERE ${held}
       RETURNING sub, seq, pkey`,
   );
+  // finish, with the leases as a JSON array of [id, attempt, state]: each is found by its id.
+  const finishMany = (clearRkey: string) =>
+    db.prepare<[number, string], SettledRow & { id: number }>(
+      `UPDATE deliveries SET state = j.state, finished_at = ?, lease_until = NULL${clearRkey}
+         FROM (SELECT value ->> 0 AS id, value ->> 1 AS attempt, value ->> 2 AS state
+                 FROM json_each(?)) AS j
+        WHERE deliveries.id = j.id AND deliveries.attempt = j.attempt
+          AND deliveries.state = 'leased' AND deliveries.reason IS NULL
+        RETURNING deliveries.id, sub, seq, pkey`,
+    );
+  const finishManyPlain = finishMany('');
+  const finishManyKeyed = finishMany(', rkey = NULL');
   // A retried keyed delivery stays the head of its key: younger ones keep waiting (strict order).
   const retry = db.prepare<[number, string, number, number]>(
     `UPDATE deliveries
@@ -94,6 +119,11 @@ export function settleStatements(db: Database.Database): SettleStatements {
   return {
     finish: (id, attempt, state, now, keyed) =>
       (keyed ? finishKeyed : finish).get(state, now, id, attempt),
+    finishMany: (requests, now, keyed) =>
+      (keyed ? finishManyKeyed : finishManyPlain).all(
+        now,
+        JSON.stringify(requests.map((r) => [r.id, r.attempt, r.state])),
+      ),
     retry: (id, attempt, availableAt, errorJson) =>
       retry.run(availableAt, errorJson, id, attempt).changes === 1,
     dead: (id, attempt, reason, errorJson, now) =>

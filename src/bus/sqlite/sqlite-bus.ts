@@ -20,6 +20,7 @@ import type {
   SubscriptionOptions,
 } from '../bus.js';
 import type { RecordedAction } from '../outbox-store.js';
+import { AckBatch } from './ack-batch.js';
 import { BacklogCounter } from './backlog-sql.js';
 import { CancelNotices } from './cancel-notices.js';
 import { ChangeWatch } from './change-watch.js';
@@ -73,6 +74,7 @@ export class SqliteBus implements Bus, SubscriptionHost, OutboxHost {
   readonly outbox: SqliteOutbox;
   readonly outboxSql: OutboxStatements;
   readonly clock: Clock;
+  readonly acks: AckBatch;
   private outboxChanged = false;
   private readonly registry: SubscriptionRegistry;
   private readonly subscriptions = new Map<string, SubscriptionOptions>();
@@ -104,6 +106,7 @@ export class SqliteBus implements Bus, SubscriptionHost, OutboxHost {
     this.outboxSql = outboxStatements(this.db);
     this.outbox = new SqliteOutbox(this);
     this.commit = new GroupCommit(this.db);
+    this.acks = new AckBatch(this);
     this.commit.onCommit(() => this.afterCommit());
     if (this.db.pragma('journal_mode', { simple: true }) === 'wal') {
       const walSync = new WalSync(this.db, `${resolve(options.path)}-wal`);

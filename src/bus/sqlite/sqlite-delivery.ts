@@ -16,6 +16,7 @@ import {
   type WaitRequest,
 } from '../bus.js';
 import type { RecordedAction } from '../outbox-store.js';
+import type { AckBatch } from './ack-batch.js';
 import type { BatchMember } from './batch-sql.js';
 import type { ClaimedRow } from './claim-sql.js';
 import type { SettledRow } from './settle-sql.js';
@@ -23,6 +24,7 @@ import type { SqliteStatements } from './sqlite-statements.js';
 
 export interface DeliveryHost {
   readonly sql: SqliteStatements;
+  readonly acks: AckBatch;
   now(): number;
   write<T>(fn: () => T): Promise<T>;
   markReadyChanged(): void;
@@ -105,9 +107,14 @@ export class SqliteDelivery implements Delivery {
   }
 
   async ack(options: AckOptions = {}): Promise<void> {
+    const state = options.outcome === 'skipped' ? 'skipped' : 'acked';
+    if (!this.batched && !hasRecords(options)) {
+      const request = { id: this.id, attempt: this.attempt, state } as const;
+      if (await this.host.acks.finish(request, this.keyed)) return;
+      // Not finished: asked to stop, moved on or failed; settled alone below, which says which.
+    }
     const outcome = await this.host.write(() => {
       const now = this.host.now();
-      const state = options.outcome === 'skipped' ? 'skipped' : 'acked';
       const row = this.host.sql.settle.finish(this.id, this.attempt, state, now, this.keyed);
       if (row === undefined) return this.cancelIfAsked(now);
       this.host.endedInTxn(this.id, row, state, null, this.batched, now);
@@ -253,6 +260,13 @@ export class SqliteDelivery implements Delivery {
   private errorRecord(error: string, now: number): string {
     return JSON.stringify({ attempt: this.attempt, at: new Date(now).toISOString(), error });
   }
+}
+
+function hasRecords(options: AckOptions): boolean {
+  return (
+    (options.publish !== undefined && options.publish.length > 0) ||
+    (options.actions !== undefined && options.actions.length > 0)
+  );
 }
 
 function throwIfCancelled(outcome: unknown): void {
