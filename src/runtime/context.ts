@@ -40,7 +40,6 @@ const stepActions = (key: string) => `${key}@outbox`;
 
 export class RunContext implements HandlerContext {
   readonly run: RunInfo;
-  readonly signal: AbortSignal;
   readonly trace: RunTracer;
   private readonly emitted: AgentdEvent[] = [];
   private memo: Map<string, unknown> | undefined;
@@ -53,7 +52,6 @@ export class RunContext implements HandlerContext {
 
   constructor(private readonly options: RunContextOptions) {
     const { delivery } = options;
-    this.signal = options.signal;
     this.trace = options.spans ?? NOOP_TRACER;
     this.run = {
       id: delivery.deliveryId,
@@ -72,6 +70,11 @@ export class RunContext implements HandlerContext {
       assertLive: () => this.assertLive('outbox'),
       traceparent: options.spans?.traceparent.bind(options.spans),
     });
+  }
+
+  /** Read from the options on each use: the worker makes the signal only when it is asked for. */
+  get signal(): AbortSignal {
+    return this.options.signal;
   }
 
   spend(spent: Spent): void {

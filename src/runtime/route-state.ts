@@ -4,6 +4,7 @@ import type { ResolvedRoute } from '../core/config.js';
 import type { EventUpcast } from '../contracts/route-upcaster.js';
 import type { RouteGate } from '../governor/route-gate.js';
 import type { RouteObserver } from '../observe/run-observer.js';
+import type { RunAbort } from './run-abort.js';
 
 export interface RouteStats {
   inFlight: number;
@@ -29,7 +30,7 @@ export interface RouteState {
   upcast: EventUpcast | undefined;
   gate: RouteGate;
   /** Runs in flight by delivery id, so a cancel from the bus aborts the right one. */
-  running: Map<string, AbortController>;
+  running: Map<string, RunAbort>;
 }
 
 export function emptyStats(): RouteStats {

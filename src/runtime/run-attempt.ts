@@ -31,7 +31,7 @@ export interface RunDeps {
   source: string;
   outboxPolicy: OutboxPolicy;
   /** Every run's abort switch, for the shutdown's last resort. */
-  controllers: Set<AbortController>;
+  controllers: Set<RunAbort>;
 }
 
 /** One attempt, reported to the observer (metrics, spans, live feed) however it ends. */
@@ -113,7 +113,7 @@ async function attempt(
   const extender = setInterval(
     () => {
       delivery.extend().catch((error: unknown) => {
-        if (controller.signal.aborted) return;
+        if (controller.aborted) return;
         // A cancel requested by the bus surfaces here when no listener told us first.
         controller.abort(
           error instanceof LeaseLostError || error instanceof RunCancelledError
@@ -127,7 +127,10 @@ async function attempt(
   const ctx = new RunContext({
     delivery,
     route: route.name,
-    signal: controller.signal,
+    // Read by the context only when the handler asks for it: see RunAbort.
+    get signal() {
+      return controller.signal;
+    },
     log,
     source: deps.source,
     ...(spans === undefined ? {} : { spans }),
@@ -147,7 +150,7 @@ async function attempt(
     returned = await controller.race(Promise.resolve().then(call));
   } catch (error) {
     failure = {
-      error: controller.signal.aborted ? (controller.signal.reason as unknown) : error,
+      error: controller.aborted ? controller.reason : error,
     };
   } finally {
     clearTimeout(timeout);

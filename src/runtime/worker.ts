@@ -15,7 +15,7 @@ import { NOOP_OBSERVER, type RunObserver } from '../observe/run-observer.js';
 import { BUS_ONLY_POLICY, type OutboxPolicy } from '../outbox/action-recorder.js';
 import { ROUTE_DEFAULTS, subscriptionFor } from '../router/router.js';
 import { claimLoop } from './claim-loop.js';
-import { ShutdownAbort } from './run-abort.js';
+import { ShutdownAbort, type RunAbort } from './run-abort.js';
 import { executeRun, type RunDeps } from './run-attempt.js';
 import { emptyStats, type RouteState, type RouteStats } from './route-state.js';
 
@@ -64,7 +64,7 @@ export function createWorker(options: WorkerOptions): Worker {
 class RouteWorker implements Worker {
   private readonly states: RouteState[] = [];
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly controllers = new Set<AbortController>();
+  private readonly controllers = new Set<RunAbort>();
   private readonly loops: Promise<void>[] = [];
   private readonly unsubscribes: (() => void)[] = [];
   private readonly stopController = new AbortController();
