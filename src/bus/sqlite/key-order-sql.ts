@@ -16,6 +16,8 @@ export interface GovernedDelivery {
 export interface KeyOrder {
   /** Inserts a delivery; returns its id. Keyed deliveries start 'waiting' unless they are the head. */
   enqueue(sub: string, seq: number, pkey: string | null, availableAt: number, now: number): number;
+  /** enqueue for many events without a key, in one statement: ready deliveries in `seqs` order. */
+  enqueueUnkeyed(sub: string, seqs: readonly number[], availableAt: number, now: number): void;
   /** enqueue for a governed subscription's delivery. */
   enqueueGoverned(row: GovernedDelivery, now: number): number;
   /** Called when the head finishes (acked, skipped, dead): the next waiting one becomes ready. */
@@ -25,6 +27,10 @@ export interface KeyOrder {
 export function keyOrderStatements(db: Database.Database): KeyOrder {
   const insertDelivery = db.prepare<[string, number, string | null, string, number, number]>(
     `INSERT INTO deliveries (sub, seq, pkey, state, available_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+  );
+  const insertUnkeyed = db.prepare<[string, number, number, string]>(
+    `INSERT INTO deliveries (sub, seq, pkey, state, available_at, created_at)
+     SELECT ?, value, NULL, 'ready', ?, ? FROM json_each(?) ORDER BY key`,
   );
   const insertGoverned = db.prepare<
     [string, number, string | null, string | null, string, number, number, number | null]
@@ -64,6 +70,9 @@ export function keyOrderStatements(db: Database.Database): KeyOrder {
       );
       takeHeadIfFree(sub, pkey, id);
       return id;
+    },
+    enqueueUnkeyed(sub, seqs, availableAt, now) {
+      if (seqs.length > 0) insertUnkeyed.run(sub, availableAt, now, JSON.stringify(seqs));
     },
     enqueueGoverned(row, now) {
       const state = row.pkey === null ? 'ready' : 'waiting';

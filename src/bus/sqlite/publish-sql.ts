@@ -31,7 +31,13 @@ export function publishStatements(
 
   return {
     publish(events, targets, availableAt, now) {
-      return events.map((event) => {
+      // Subscriptions without key order take all their deliveries of the batch in one statement,
+      // after the events: each one's deliveries keep publish order, and no other row depends on them.
+      const unkeyed = new Map<string, number[]>();
+      for (const target of targets)
+        if (target.governance === undefined && target.ordering !== 'key')
+          unkeyed.set(target.name, []);
+      const results = events.map((event) => {
         const info = insertEvent.run(
           event.source,
           event.id,
@@ -46,6 +52,11 @@ export function publishStatements(
         for (const target of targets) {
           if (target.governance === undefined) {
             if (!target.matches(event.type)) continue;
+            const seqs = unkeyed.get(target.name);
+            if (seqs !== undefined) {
+              seqs.push(seq);
+              continue;
+            }
             const pkey = target.ordering === 'key' ? (event.partitionkey ?? null) : null;
             keys.enqueue(target.name, seq, pkey, availableAt, now);
             continue;
@@ -57,6 +68,8 @@ export function publishStatements(
         }
         return { id: event.id, source: event.source, duplicate: false };
       });
+      for (const [sub, seqs] of unkeyed) keys.enqueueUnkeyed(sub, seqs, availableAt, now);
+      return results;
     },
   };
 }
