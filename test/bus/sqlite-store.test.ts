@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SqliteInspector } from '../../src/bus/sqlite/inspect-sql.js';
 import { SqliteBus } from '../../src/bus/sqlite/sqlite-bus.js';
+import { LeaseLostError } from '../../src/core/errors.js';
 import { event, options } from './conformance.js';
 
 const dirs: string[] = [];
@@ -95,5 +96,21 @@ describe('SqliteBus store', () => {
     await other.publish([event('x.p')]);
     expect(await pulled).toHaveLength(1);
     expect(Date.now() - start).toBeLessThan(1_000);
+  });
+
+  it('finishes acks made in one tick together, and one whose lease moved on fails alone', async () => {
+    const bus = open();
+    const sub = await bus.subscribe('s', options(['t.x'], { ordering: 'none' }));
+    await bus.publish([event('t.x'), event('t.x'), event('t.x')]);
+    const [a, b, c] = await sub.pull({ max: 3, waitMs: 1_000 });
+    await b!.release();
+    const settled = await Promise.allSettled([a!.ack(), b!.ack(), c!.ack()]);
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect((settled[1] as PromiseRejectedResult).reason).toBeInstanceOf(LeaseLostError);
+    const states = bus.db
+      .prepare<[], { state: string }>(`SELECT state FROM deliveries ORDER BY id`)
+      .all()
+      .map((row) => row.state);
+    expect(states).toEqual(['acked', 'ready', 'acked']);
   });
 });

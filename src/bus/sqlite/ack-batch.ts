@@ -18,10 +18,19 @@ export interface AckBatchHost {
   ): void;
 }
 
-interface PendingAck extends FinishRequest {
+/** A lease to finish, with what its claim said of the row (none of it changes while leased). */
+export interface AckRequest extends FinishRequest {
+  row: SettledRow;
+  /** The row has a route key to clear (settle-sql.ts). */
   keyed: boolean;
+}
+
+interface PendingAck extends AckRequest {
   resolve: (finished: boolean) => void;
 }
+
+/** Thrown inside the batch's write to roll it back: some lease in it did not finish. */
+class UnfinishedLease extends Error {}
 
 export class AckBatch {
   private pending = new Map<number, PendingAck>();
@@ -30,14 +39,14 @@ export class AckBatch {
 
   /**
    * Finishes the lease in the next group commit, with its key advanced. Resolves false when it
-   * did not: the lease was asked to stop or has moved on, or the batch failed; the caller then
-   * settles it alone, which finds out which and reports it as a single ack would.
+   * did not: the batch held a lease that was asked to stop or has moved on, or it failed, and was
+   * rolled back whole; the caller then settles its lease alone, which says what became of it.
    */
-  finish(request: FinishRequest, keyed: boolean): Promise<boolean> {
+  finish(request: AckRequest): Promise<boolean> {
     // A second ack of the same lease in one tick is not batched: alone, it finds the lease gone.
     if (this.pending.has(request.id)) return Promise.resolve(false);
     return new Promise((resolve) => {
-      this.pending.set(request.id, { ...request, keyed, resolve });
+      this.pending.set(request.id, { ...request, resolve });
       if (this.pending.size === 1) this.schedule();
     });
   }
@@ -52,35 +61,31 @@ export class AckBatch {
     // Async, so a bus that refuses the write at once (closed) rejects like one that fails later.
     const written = (async () => this.host.write(() => this.finishInTxn(take())))();
     written.then(
-      (finished) => {
-        for (const ack of (batch as Map<number, PendingAck>).values())
-          ack.resolve(finished.has(ack.id));
+      () => {
+        for (const ack of (batch as Map<number, PendingAck>).values()) ack.resolve(true);
       },
       () => {
-        // Nothing of the batch was kept (it failed, or the bus would not write): each ack is
-        // settled alone next, so one bad row fails only itself and the error reaches its caller.
+        // Nothing of the batch was kept: each ack is settled alone next, so a lease that did not
+        // finish, or a row that fails, concerns only its own caller, who hears why.
         for (const ack of (batch ?? take()).values()) ack.resolve(false);
       },
     );
   }
 
-  private finishInTxn(batch: ReadonlyMap<number, PendingAck>): Set<number> {
+  private finishInTxn(batch: ReadonlyMap<number, PendingAck>): void {
     const now = this.host.now();
     const plain: PendingAck[] = [];
     const keyed: PendingAck[] = [];
     for (const ack of batch.values()) (ack.keyed ? keyed : plain).push(ack);
-    const finished = new Set<number>();
     for (const [requests, isKeyed] of [
       [plain, false],
       [keyed, true],
     ] as const) {
       if (requests.length === 0) continue;
-      for (const row of this.host.sql.settle.finishMany(requests, now, isKeyed)) {
-        const ack = batch.get(row.id) as PendingAck;
-        this.host.endedInTxn(row.id, row, ack.state, null, false, now);
-        finished.add(row.id);
-      }
+      if (this.host.sql.settle.finishMany(requests, now, isKeyed) !== requests.length)
+        throw new UnfinishedLease();
     }
-    return finished;
+    for (const ack of batch.values())
+      this.host.endedInTxn(ack.id, ack.row, ack.state, null, false, now);
   }
 }

@@ -30,12 +30,8 @@ export interface SettleStatements {
     now: number,
     keyed: boolean,
   ): SettledRow | undefined;
-  /** finish for many leases in one statement; returns the rows it finished, each with its id. */
-  finishMany(
-    requests: readonly FinishRequest[],
-    now: number,
-    keyed: boolean,
-  ): (SettledRow & { id: number })[];
+  /** finish for many leases in one statement; returns how many it finished. */
+  finishMany(requests: readonly FinishRequest[], now: number, keyed: boolean): number;
   retry(id: number, attempt: number, availableAt: number, errorJson: string): boolean;
   dead(
     id: number,
@@ -64,15 +60,15 @@ export function settleStatements(db: Database.Database): SettleStatements {
       WHERE ${held}
       RETURNING sub, seq, pkey`,
   );
-  // finish, with the leases as a JSON array of [id, attempt, state]: each is found by its id.
+  // finish, with the leases as a JSON array of [id, attempt, state]: each is found by its id. No
+  // RETURNING, which would cost a third of the statement: the caller knows each row's key.
   const finishMany = (clearRkey: string) =>
-    db.prepare<[number, string], SettledRow & { id: number }>(
+    db.prepare<[number, string]>(
       `UPDATE deliveries SET state = j.state, finished_at = ?, lease_until = NULL${clearRkey}
          FROM (SELECT value ->> 0 AS id, value ->> 1 AS attempt, value ->> 2 AS state
                  FROM json_each(?)) AS j
         WHERE deliveries.id = j.id AND deliveries.attempt = j.attempt
-          AND deliveries.state = 'leased' AND deliveries.reason IS NULL
-        RETURNING deliveries.id, sub, seq, pkey`,
+          AND deliveries.state = 'leased' AND deliveries.reason IS NULL`,
     );
   const finishManyPlain = finishMany('');
   const finishManyKeyed = finishMany(', rkey = NULL');
@@ -120,10 +116,10 @@ export function settleStatements(db: Database.Database): SettleStatements {
     finish: (id, attempt, state, now, keyed) =>
       (keyed ? finishKeyed : finish).get(state, now, id, attempt),
     finishMany: (requests, now, keyed) =>
-      (keyed ? finishManyKeyed : finishManyPlain).all(
+      (keyed ? finishManyKeyed : finishManyPlain).run(
         now,
         JSON.stringify(requests.map((r) => [r.id, r.attempt, r.state])),
-      ),
+      ).changes,
     retry: (id, attempt, availableAt, errorJson) =>
       retry.run(availableAt, errorJson, id, attempt).changes === 1,
     dead: (id, attempt, reason, errorJson, now) =>

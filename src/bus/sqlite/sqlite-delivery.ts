@@ -70,6 +70,8 @@ export class SqliteDelivery implements Delivery {
   private readonly batched: boolean;
   /** The row has a route key, which its ack must clear (settle-sql.ts). */
   private readonly keyed: boolean;
+  /** What settling the row needs of it; fixed when it was made. */
+  private readonly row: SettledRow;
   /** The leader's own event: a batch's dead letter is announced per row, each with its event. */
   private readonly own: AgentdEvent;
 
@@ -91,6 +93,7 @@ export class SqliteDelivery implements Delivery {
     this.own = own;
     this.batched = members !== undefined;
     this.keyed = row.rkey !== null;
+    this.row = { sub: subscription, seq: row.seq, pkey: row.pkey };
     if (members === undefined) {
       this.event = own;
     } else {
@@ -107,10 +110,16 @@ export class SqliteDelivery implements Delivery {
   }
 
   async ack(options: AckOptions = {}): Promise<void> {
-    const state = options.outcome === 'skipped' ? 'skipped' : 'acked';
+    const state: 'acked' | 'skipped' = options.outcome === 'skipped' ? 'skipped' : 'acked';
     if (!this.batched && !hasRecords(options)) {
-      const request = { id: this.id, attempt: this.attempt, state } as const;
-      if (await this.host.acks.finish(request, this.keyed)) return;
+      const request = {
+        id: this.id,
+        attempt: this.attempt,
+        state,
+        row: this.row,
+        keyed: this.keyed,
+      };
+      if (await this.host.acks.finish(request)) return;
       // Not finished: asked to stop, moved on or failed; settled alone below, which says which.
     }
     const outcome = await this.host.write(() => {
