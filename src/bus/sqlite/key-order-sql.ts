@@ -72,7 +72,7 @@ export function keyOrderStatements(db: Database.Database): KeyOrder {
       return id;
     },
     enqueueUnkeyed(sub, seqs, availableAt, now) {
-      if (seqs.length > 0) insertUnkeyed.run(sub, availableAt, now, JSON.stringify(seqs));
+      insertUnkeyed.run(sub, availableAt, now, JSON.stringify(seqs));
     },
     enqueueGoverned(row, now) {
       const state = row.pkey === null ? 'ready' : 'waiting';

@@ -31,12 +31,14 @@ export function publishStatements(
 
   return {
     publish(events, targets, availableAt, now) {
-      // Subscriptions without key order take all their deliveries of the batch in one statement,
-      // after the events: each one's deliveries keep publish order, and no other row depends on them.
+      // A plain subscription's deliveries without a key wait here and are made together, in one
+      // statement; before a keyed one of the same subscription is made, so that ids still follow
+      // publish order within each subscription.
       const unkeyed = new Map<string, number[]>();
-      for (const target of targets)
-        if (target.governance === undefined && target.ordering !== 'key')
-          unkeyed.set(target.name, []);
+      const enqueueWaiting = (sub: string, seqs: number[]) => {
+        keys.enqueueUnkeyed(sub, seqs, availableAt, now);
+        seqs.length = 0;
+      };
       const results = events.map((event) => {
         const info = insertEvent.run(
           event.source,
@@ -52,12 +54,14 @@ export function publishStatements(
         for (const target of targets) {
           if (target.governance === undefined) {
             if (!target.matches(event.type)) continue;
-            const seqs = unkeyed.get(target.name);
-            if (seqs !== undefined) {
+            const pkey = target.ordering === 'key' ? (event.partitionkey ?? null) : null;
+            let seqs = unkeyed.get(target.name);
+            if (pkey === null) {
+              if (seqs === undefined) unkeyed.set(target.name, (seqs = []));
               seqs.push(seq);
               continue;
             }
-            const pkey = target.ordering === 'key' ? (event.partitionkey ?? null) : null;
+            if (seqs !== undefined && seqs.length > 0) enqueueWaiting(target.name, seqs);
             keys.enqueue(target.name, seq, pkey, availableAt, now);
             continue;
           }
@@ -68,7 +72,7 @@ export function publishStatements(
         }
         return { id: event.id, source: event.source, duplicate: false };
       });
-      for (const [sub, seqs] of unkeyed) keys.enqueueUnkeyed(sub, seqs, availableAt, now);
+      for (const [sub, seqs] of unkeyed) if (seqs.length > 0) enqueueWaiting(sub, seqs);
       return results;
     },
   };
