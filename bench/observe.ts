@@ -1,9 +1,10 @@
 // `npm run bench:observe`: what observability costs. The same SqliteBus + worker workload (no-op
 // handlers, the worst case: nothing hides the bookkeeping) runs with nothing observed, with
 // metrics, and with metrics plus tracing (10% sampled, and every span exported over OTLP/HTTP to a
-// collector stand-in on loopback, in protobuf and in JSON), interleaved run by run, each run on a
-// collected heap; medians of each round's ratio to "off" are printed, with their spread. More modes
-// take them apart (`--modes all`): spans dropped in memory, and encoded as OTLP but not sent.
+// collector stand-in on loopback, in protobuf and in JSON). Each mode runs as a daemon does, one
+// bus and worker started once; runs of each mode are interleaved, and the medians of each round's
+// ratio to "off" are printed with their spread. More modes take the cost
+// apart (`--modes all`): spans dropped in memory, and encoded as OTLP but not sent.
 // `--modes off,metrics` runs some modes only (one mode under `node --cpu-prof` profiles it).
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import Table from 'cli-table3';
@@ -81,11 +82,23 @@ interface Mode {
   setup(worker: () => Worker): Observing;
 }
 
-/** A mode set up, and the worker of its current run. */
-interface ModeInUse {
+/**
+ * A mode running as a daemon runs: one bus and one worker, started once and fed run after run. (A
+ * worker made per run threw away the optimized code of the run path each time, and a traced run,
+ * with more code to compile again, paid more for it than an untraced one.)
+ */
+interface RunningMode {
   mode: Mode;
   observing: Observing;
-  current: { worker?: Worker };
+  bus: SqliteBus;
+  worker: Worker;
+  /** Events its handler has seen. */
+  handled(): number;
+  /** Deliveries acked on its bus. */
+  acked(): number;
+  /** Called after each commit of its bus. */
+  onCommit: (() => void) | undefined;
+  dir: string;
 }
 
 interface OtlpSink {
@@ -207,77 +220,76 @@ interface Sample {
   systemUsPerEvent: number;
 }
 
-/** One run: a worker observed as `use` says handles `events` on `bus` (one bus per round). */
-async function throughput(use: ModeInUse, bus: SqliteBus, events: AgentdEvent[]): Promise<Sample> {
-  // Each run starts on a collected heap: no run pays for the garbage the one before it left.
-  collectGarbage();
+async function startMode(mode: Mode): Promise<RunningMode> {
+  const dir = mkdtempSync(join(tmpdir(), 'agentd-bench-observe-'));
+  const bus = new SqliteBus({ path: join(dir, 'agentd.db') });
   let handled = 0;
   const route: ResolvedRoute = {
     ...on(TYPE, { handler: () => void handled++, concurrency: CONCURRENCY }),
     name: 'bench',
   };
-  const { observer } = use.observing;
+  // The metrics read the worker's counters, and the worker takes the observer: a late binding.
+  const late: { worker?: Worker } = {};
+  const observing = mode.setup(() => late.worker as Worker);
   const worker = createWorker({
     bus,
     routes: [route],
     log,
     source: 'bench',
     concurrency: CONCURRENCY,
-    ...(observer === undefined ? {} : { observer }),
+    ...(observing.observer === undefined ? {} : { observer: observing.observer }),
   });
-  use.current.worker = worker;
-  try {
-    await worker.start();
-    // Runs before this one on the same bus left their deliveries acked: count from theirs.
-    const acked = bus.db
-      .prepare<[], number>(`SELECT count(*) FROM deliveries WHERE state = 'acked'`)
-      .pluck();
-    const target = (acked.get() ?? 0) + events.length;
-    let finish: (at: number) => void = () => undefined;
-    const finished = new Promise<number>((resolve) => (finish = resolve));
-    let watching = true;
-    bus.commit.onCommit(() => {
-      if (watching && handled >= events.length && acked.get() === target) {
-        watching = false;
-        finish(performance.now());
+  late.worker = worker;
+  await worker.start();
+  const acked = bus.db
+    .prepare<[], number>(`SELECT count(*) FROM deliveries WHERE state = 'acked'`)
+    .pluck();
+  const running: RunningMode = {
+    mode,
+    observing,
+    bus,
+    worker,
+    handled: () => handled,
+    acked: () => acked.get() ?? 0,
+    onCommit: undefined,
+    dir,
+  };
+  bus.commit.onCommit(() => running.onCommit?.());
+  return running;
+}
+
+async function stopMode(running: RunningMode): Promise<void> {
+  await running.worker.stop();
+  await running.observing.close();
+  await running.bus.close();
+  rmSync(running.dir, { recursive: true, force: true });
+}
+
+/** One run: `events` published to the mode's bus and handled, from first publish to last ack. */
+async function throughput(running: RunningMode, events: AgentdEvent[]): Promise<Sample> {
+  const handledTarget = running.handled() + events.length;
+  const ackedTarget = running.acked() + events.length;
+  const finished = new Promise<number>((resolve) => {
+    running.onCommit = () => {
+      if (running.handled() >= handledTarget && running.acked() === ackedTarget) {
+        running.onCommit = undefined;
+        resolve(performance.now());
       }
-    });
-    const started = performance.now();
-    const cpu = process.cpuUsage();
-    for (let i = 0; i < events.length; i += BATCH) await bus.publish(events.slice(i, i + BATCH));
-    const ended = await finished;
-    const used = process.cpuUsage(cpu);
-    return {
-      rate: (events.length / (ended - started)) * 1_000,
-      cpuUsPerEvent: (used.user + used.system) / events.length,
-      systemUsPerEvent: used.system / events.length,
     };
-  } finally {
-    await worker.stop();
-    await use.observing.flush?.();
-  }
-}
-
-/** A fresh bus for one round of runs, removed after it. */
-async function withBus<T>(use: (bus: SqliteBus) => Promise<T>): Promise<T> {
-  const dir = mkdtempSync(join(tmpdir(), 'agentd-bench-observe-'));
-  const bus = new SqliteBus({ path: join(dir, 'agentd.db') });
-  try {
-    return await use(bus);
-  } finally {
-    await bus.close();
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-const gc = (globalThis as { gc?: () => void }).gc;
-if (gc === undefined)
-  process.stderr.write(
-    'note: run under node --expose-gc (npm run bench:observe does) for steadier rounds\n',
-  );
-
-function collectGarbage(): void {
-  gc?.();
+  });
+  const started = performance.now();
+  const cpu = process.cpuUsage();
+  for (let i = 0; i < events.length; i += BATCH)
+    await running.bus.publish(events.slice(i, i + BATCH));
+  const ended = await finished;
+  const used = process.cpuUsage(cpu);
+  // What the run's spans left is sent now, outside its time: no run pays for the one before.
+  await running.observing.flush?.();
+  return {
+    rate: (events.length / (ended - started)) * 1_000,
+    cpuUsPerEvent: (used.user + used.system) / events.length,
+    systemUsPerEvent: used.system / events.length,
+  };
 }
 
 function quantile(values: number[], q: number): number {
@@ -299,31 +311,25 @@ async function main(): Promise<void> {
   );
   if (all.length === 0) throw new Error(`--modes ${args.modes} names none of the modes`);
   const results = new Map<string, Sample[]>(all.map((m) => [m.name, []]));
-  const inUse = all.map((mode): ModeInUse => {
-    const current: ModeInUse['current'] = {};
-    return { mode, current, observing: mode.setup(() => current.worker as Worker) };
-  });
+  const running: RunningMode[] = [];
+  for (const mode of all) running.push(await startMode(mode));
   process.stdout.write(
     `${EVENTS} no-op events per run, ${RUNS} runs per mode (interleaved), concurrency ${CONCURRENCY}\n`,
   );
   // A warm-up run of each mode, so that none pays for compiling its code in the first round.
-  await withBus(async (bus) => {
-    for (const use of inUse) await throughput(use, bus, makeEvents(Math.min(EVENTS, 5_000)));
-  });
+  for (const mode of running) await throughput(mode, makeEvents(Math.min(EVENTS, 10_000)));
   for (let run = 0; run < RUNS; run++) {
     // Each round starts with another mode: none always runs right after the same one.
-    const at = run % inUse.length;
-    await withBus(async (bus) => {
-      for (const use of [...inUse.slice(at), ...inUse.slice(0, at)]) {
-        const sample = await throughput(use, bus, makeEvents(EVENTS));
-        results.get(use.mode.name)?.push(sample);
-        process.stdout.write(
-          `  run ${run + 1} ${use.mode.name}: ${Math.round(sample.rate)} events/s, ${sample.cpuUsPerEvent.toFixed(1)} µs CPU/event (${sample.systemUsPerEvent.toFixed(1)} system)\n`,
-        );
-      }
-    });
+    const at = run % running.length;
+    for (const mode of [...running.slice(at), ...running.slice(0, at)]) {
+      const sample = await throughput(mode, makeEvents(EVENTS));
+      results.get(mode.mode.name)?.push(sample);
+      process.stdout.write(
+        `  run ${run + 1} ${mode.mode.name}: ${Math.round(sample.rate)} events/s, ${sample.cpuUsPerEvent.toFixed(1)} µs CPU/event (${sample.systemUsPerEvent.toFixed(1)} system)\n`,
+      );
+    }
   }
-  for (const use of inUse) await use.observing.close();
+  for (const mode of running) await stopMode(mode);
   const received = await sink.close();
   const samples = (name: string) => results.get(name) ?? [];
   // Each round ran every mode back to back: the ratio within a round cancels most of what other
