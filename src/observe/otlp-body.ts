@@ -41,3 +41,36 @@ export function isEncodable(value: unknown): boolean {
   const type = typeof value;
   return type === 'string' || type === 'number' || type === 'boolean' || Array.isArray(value);
 }
+
+/**
+ * Encoded text that repeats on every span (attribute keys, span names), made once per text up to a
+ * bound: the text is code's choice, but a handler could make it from data, and past the bound
+ * get() answers undefined and the writer encodes the text each time.
+ */
+export class RepeatedText<T> {
+  private readonly made = new Map<string, T>();
+
+  constructor(private readonly make: (text: string) => T) {}
+
+  get(text: string): T | undefined {
+    const known = this.made.get(text);
+    if (known !== undefined || this.made.size >= MAX_REPEATED_TEXTS) return known;
+    const piece = this.make(text);
+    this.made.set(text, piece);
+    return piece;
+  }
+}
+
+const MAX_REPEATED_TEXTS = 1_024;
+
+/** A span name's encoding for each span kind, made as each kind is first seen. */
+export class RepeatedNames {
+  private readonly names = new RepeatedText<Array<Uint8Array | undefined>>(() => []);
+
+  constructor(private readonly encode: (name: string, kind: number) => Uint8Array) {}
+
+  get(name: string, kind: number): Uint8Array | undefined {
+    const byKind = this.names.get(name);
+    return byKind === undefined ? undefined : (byKind[kind] ??= this.encode(name, kind));
+  }
+}

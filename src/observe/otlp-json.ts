@@ -12,6 +12,8 @@ import { fragment, JsonBytes } from './json-bytes.js';
 import {
   flagsOfSpan,
   isEncodable,
+  RepeatedNames,
+  RepeatedText,
   spanFlags,
   type BatchOrigin,
   type OtlpBody,
@@ -141,7 +143,7 @@ function writeSpanHead(out: JsonBytes, span: ReadableSpan): void {
 function writeOwnSpanHead(out: JsonBytes, span: RecordedSpan): void {
   out.raw(OWN_TRACE_ID).ascii(span.traceId).raw(OWN_SPAN_ID).ascii(span.spanId);
   if (span.parentSpanId !== undefined) out.raw(OWN_PARENT_SPAN_ID).ascii(span.parentSpanId);
-  const named = nameFragment(span.name, span.kind);
+  const named = NAME_FRAGMENTS.get(span.name, span.kind);
   if (named === undefined)
     out
       .raw(OWN_NAME)
@@ -152,23 +154,10 @@ function writeOwnSpanHead(out: JsonBytes, span: RecordedSpan): void {
   out.raw(START).perfTime(span.startMs).raw(END).perfTime(span.endMs);
 }
 
-// Span names repeat (`deliver <route>`, `step <name>`): each, with its kind, is encoded once, up to
-// a bound (a handler could make names from data; past the bound they are written each time).
-const NAME_FRAGMENTS = new Map<string, Array<Uint8Array | undefined>>();
-const MAX_NAME_FRAGMENTS = 1_024;
-
-function nameFragment(name: string, kind: number): Uint8Array | undefined {
-  let byKind = NAME_FRAGMENTS.get(name);
-  if (byKind === undefined) {
-    if (NAME_FRAGMENTS.size >= MAX_NAME_FRAGMENTS) return undefined;
-    byKind = [];
-    NAME_FRAGMENTS.set(name, byKind);
-  }
-  return (byKind[kind] ??= Buffer.from(
-    `","name":${JSON.stringify(name)},"kind":${kind + 1}`,
-    'utf8',
-  ));
-}
+// Span names repeat (`deliver <route>`, `step <name>`): each, with its kind, is encoded once.
+const NAME_FRAGMENTS = new RepeatedNames((name, kind) =>
+  Buffer.from(`","name":${JSON.stringify(name)},"kind":${kind + 1}`, 'utf8'),
+);
 
 function writeEvent(out: JsonBytes, event: TimedEvent): void {
   out.ascii('{"timeUnixNano":').hrTime(event.time);
@@ -212,7 +201,7 @@ function writeAttributes(out: JsonBytes, attributes: Attributes): void {
     if (value === undefined || !isEncodable(value)) continue;
     if (!first) out.ascii(',');
     first = false;
-    const fragments = keyFragments(key);
+    const fragments = KEY_FRAGMENTS.get(key);
     if (fragments === undefined) {
       out.ascii('{"key":').string(key).ascii(',"value":');
       writeAnyValue(out, value);
@@ -238,23 +227,15 @@ interface KeyFragments {
   int: Uint8Array;
 }
 
-// Attribute keys repeat on every span: each is encoded once, up to a bound (keys are code's
-// choice, but a handler could make them from data; past the bound they are written each time).
-const KEY_FRAGMENTS = new Map<string, KeyFragments>();
-const MAX_KEY_FRAGMENTS = 1_024;
-
-function keyFragments(key: string): KeyFragments | undefined {
-  const known = KEY_FRAGMENTS.get(key);
-  if (known !== undefined || KEY_FRAGMENTS.size >= MAX_KEY_FRAGMENTS) return known;
+// Attribute keys repeat on every span: each is encoded once.
+const KEY_FRAGMENTS = new RepeatedText<KeyFragments>((key) => {
   const any = `{"key":${JSON.stringify(key)},"value":`;
-  const made = {
+  return {
     any: Buffer.from(any, 'utf8'),
     string: Buffer.from(`${any}{"stringValue":`, 'utf8'),
     int: Buffer.from(`${any}{"intValue":`, 'utf8'),
   };
-  KEY_FRAGMENTS.set(key, made);
-  return made;
-}
+});
 
 /** An OTLP AnyValue; proto3 JSON writes non-finite doubles as strings. */
 function writeAnyValue(out: JsonBytes, value: AttributeValue | null | undefined): void {

@@ -8,6 +8,8 @@ import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
 import {
   flagsOfSpan,
   isEncodable,
+  RepeatedNames,
+  RepeatedText,
   spanFlags,
   type BatchOrigin,
   type OtlpBody,
@@ -97,7 +99,7 @@ export function writeSpan(out: ProtoBytes, span: ReadableSpan): void {
     out.byte(tag(1, LENGTH)).hex(span.traceId);
     out.byte(tag(2, LENGTH)).hex(span.spanId);
     if (span.parentSpanId !== undefined) out.byte(tag(4, LENGTH)).hex(span.parentSpanId);
-    const named = nameFields(span.name, span.kind);
+    const named = NAME_FIELDS.get(span.name, span.kind);
     if (named === undefined)
       out
         .byte(tag(5, LENGTH))
@@ -172,7 +174,7 @@ function writeAttributes(out: ProtoBytes, attributes: Attributes, field: number)
     const value = attributes[name];
     if (value === undefined || !isEncodable(value)) continue;
     const at = out.byte(key).open(1);
-    const keyAt = keyField(name);
+    const keyAt = KEY_FIELDS.get(name);
     if (keyAt === undefined) out.byte(tag(1, LENGTH)).string(name);
     else out.raw(keyAt);
     const valueAt = out.byte(tag(2, LENGTH)).open(1);
@@ -210,34 +212,18 @@ function writeAnyValue(out: ProtoBytes, value: AttributeValue | null | undefined
 }
 
 // Attribute keys and span names repeat on every span: each is encoded once as its fields (tag,
-// length, UTF-8; a name with its kind), up to a bound (they are code's choice, but a handler could
-// make them from data; past the bound they are written each time).
-const KEY_FIELDS = new Map<string, Uint8Array>();
-const NAME_FIELDS = new Map<string, Array<Uint8Array | undefined>>();
-const MAX_CACHED = 1_024;
+// length, UTF-8; a name with its kind).
 const FIELD_SCRATCH = new ProtoBytes(0);
-
-function keyField(key: string): Uint8Array | undefined {
-  const known = KEY_FIELDS.get(key);
-  if (known !== undefined || KEY_FIELDS.size >= MAX_CACHED) return known;
-  const made = copy(FIELD_SCRATCH.reset().byte(tag(1, LENGTH)).string(key), 0);
-  KEY_FIELDS.set(key, made);
-  return made;
-}
-
-function nameFields(name: string, kind: number): Uint8Array | undefined {
-  let byKind = NAME_FIELDS.get(name);
-  if (byKind === undefined) {
-    if (NAME_FIELDS.size >= MAX_CACHED) return undefined;
-    byKind = [];
-    NAME_FIELDS.set(name, byKind);
-  }
-  return (byKind[kind] ??= copy(
+const KEY_FIELDS = new RepeatedText((key) =>
+  copy(FIELD_SCRATCH.reset().byte(tag(1, LENGTH)).string(key), 0),
+);
+const NAME_FIELDS = new RepeatedNames((name, kind) =>
+  copy(
     FIELD_SCRATCH.reset()
       .byte(tag(5, LENGTH))
       .string(name)
       .byte(tag(6, VARINT))
       .varint(kind + 1),
     0,
-  ));
-}
+  ),
+);
