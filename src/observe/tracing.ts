@@ -1,7 +1,8 @@
 // OpenTelemetry tracing for one daemon: spans of its own (RecordedSpan, never the global tracer,
 // so two daemons in one process, as in tests, keep their spans apart), exported in batches to any
 // SpanExporter or over OTLP/HTTP when `observe.otlp` is configured, and the W3C traceparent glue
-// between events and spans. Sampling follows the parent's flag, and decides new traces by ratio.
+// between events and spans. A trace is kept at the sample ratio, decided by its id; a caller's
+// unsampled flag is always followed.
 import { SpanKind, TraceFlags, trace, type Span, type SpanAttributes } from '@opentelemetry/api';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import {
