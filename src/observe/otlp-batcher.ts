@@ -4,6 +4,7 @@
 // to the collector when it holds `maxBatch` spans or a second after its first; one request at a
 // time, a few bodies waiting at most: past that, spans are dropped (and said so), memory never grows.
 import type { ReadableSpan, SpanProcessor } from '@opentelemetry/sdk-trace-base';
+import { isPlainDelivery, type DeliveryRecord } from './delivery-record.js';
 import type { BatchOrigin, OtlpBody } from './otlp-body.js';
 import type { OtlpHttpSender } from './otlp-http-sender.js';
 import { OtlpJsonBody } from './otlp-json.js';
@@ -49,20 +50,44 @@ export class OtlpBatcher implements SpanProcessor {
   onStart(): void {}
 
   onEnd(span: ReadableSpan): void {
-    if (this.closed) return;
     // Spans of this tracer are sampled (unsampled ones are never recorded); another's may not be.
     if (!(span instanceof RecordedSpan) && (span.spanContext().traceFlags & 1) === 0) return;
+    this.bodyFor(1)?.add(span);
+    this.added(1);
+  }
+
+  /** Whether addDelivery() can write this delivery's spans (else they come as span objects). */
+  takes(record: DeliveryRecord): boolean {
+    return this.sender.protocol === 'http/protobuf' && isPlainDelivery(record);
+  }
+
+  /** Writes a plain delivery's spans (see takes()) from its record. */
+  addDelivery(record: DeliveryRecord): void {
+    const spans = record.handler === undefined ? 1 : 2;
+    (this.bodyFor(spans) as OtlpProtoBody | undefined)?.addDelivery(record);
+    this.added(spans);
+  }
+
+  /** The body the next `spans` spans go into; none when they are dropped. */
+  private bodyFor(spans: number): OtlpBody | undefined {
+    if (this.closed) return undefined;
     if (this.body === undefined) {
       if (this.waiting.length >= (this.options.maxWaiting ?? 4)) {
-        this.drop(1);
-        return;
+        this.drop(spans);
+        return undefined;
       }
       this.body = this.spare.pop() ?? this.newBody();
       this.body.begin();
       this.timer = setTimeout(() => this.seal(), this.options.delayMs ?? 1_000).unref();
     }
-    this.body.add(span);
-    if (++this.spans >= this.maxBatch) this.seal();
+    return this.body;
+  }
+
+  /** Counts spans written into the body, sealing it when full. */
+  private added(spans: number): void {
+    if (this.body === undefined) return;
+    this.spans += spans;
+    if (this.spans >= this.maxBatch) this.seal();
   }
 
   /** Sends what has ended so far and waits for it to be sent (or given up on). */

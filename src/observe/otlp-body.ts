@@ -29,10 +29,14 @@ export function spanFlags(context: SpanContext, remote: boolean | undefined): nu
   return (context.traceFlags & 0xff) | HAS_IS_REMOTE | (remote === true ? IS_REMOTE : 0);
 }
 
+/** The OTLP flags of agentd's own spans (all sampled): with no parent or a local one, ... */
+export const OWN_SPAN_FLAGS = TraceFlags.SAMPLED | HAS_IS_REMOTE;
+/** ... and with a remote parent (an event's traceparent). */
+export const REMOTE_CHILD_FLAGS = OWN_SPAN_FLAGS | IS_REMOTE;
+
 /** A span's OTLP flags; agentd's own spans are sampled and know their parent from fields. */
 export function flagsOfSpan(span: ReadableSpan): number {
-  if (span instanceof RecordedSpan)
-    return TraceFlags.SAMPLED | HAS_IS_REMOTE | (span.parentRemote ? IS_REMOTE : 0);
+  if (span instanceof RecordedSpan) return span.parentRemote ? REMOTE_CHILD_FLAGS : OWN_SPAN_FLAGS;
   return spanFlags(span.spanContext(), span.parentSpanContext?.isRemote);
 }
 

@@ -3,17 +3,20 @@
 // has hex and decimal strings, about half the bytes and less work. Fields are written in the
 // official serializer's order, zero counts and status included, so the bodies are byte for byte
 // the same as @opentelemetry/otlp-transformer's (the test compares them).
-import type { Attributes, AttributeValue, Link } from '@opentelemetry/api';
+import { SpanKind, type Attributes, type AttributeValue, type Link } from '@opentelemetry/api';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
 import {
   flagsOfSpan,
   isEncodable,
+  OWN_SPAN_FLAGS,
+  REMOTE_CHILD_FLAGS,
   RepeatedNames,
   RepeatedText,
   spanFlags,
   type BatchOrigin,
   type OtlpBody,
 } from './otlp-body.js';
+import { DELIVERY_KEYS, type DeliveryRecord } from './delivery-record.js';
 import { FIXED32, FIXED64, LENGTH, ProtoBytes, tag, VARINT, varintSize } from './proto-bytes.js';
 import { RecordedSpan } from './recorded-span.js';
 
@@ -68,6 +71,11 @@ export class OtlpProtoBody implements OtlpBody {
     writeSpan(this.out.byte(SPANS), span);
   }
 
+  /** A plain delivery's two spans, written from its record (see delivery-record.ts). */
+  addDelivery(record: DeliveryRecord): void {
+    writeDelivery(this.out, record);
+  }
+
   /** Closes the request: puts its head (with the lengths now known) before the spans. */
   end(): Buffer {
     const out = this.out;
@@ -96,19 +104,8 @@ export function writeSpan(out: ProtoBytes, span: ReadableSpan): void {
   if (span instanceof RecordedSpan) {
     // Ours carry ids agentd made or took from a validated traceparent (lowercase hex already), no
     // trace state, and their times as performance.now() milliseconds.
-    out.byte(tag(1, LENGTH)).hex(span.traceId);
-    out.byte(tag(2, LENGTH)).hex(span.spanId);
-    if (span.parentSpanId !== undefined) out.byte(tag(4, LENGTH)).hex(span.parentSpanId);
-    const named = NAME_FIELDS.get(span.name, span.kind);
-    if (named === undefined)
-      out
-        .byte(tag(5, LENGTH))
-        .string(span.name)
-        .byte(tag(6, VARINT))
-        .varint(span.kind + 1);
-    else out.raw(named);
-    out.byte(tag(7, FIXED64)).perfTime(span.startMs);
-    out.byte(tag(8, FIXED64)).perfTime(span.endMs);
+    writeOwnHead(out, span.traceId, span.spanId, span.parentSpanId, span.name, span.kind);
+    writeTimes(out, span.startMs, span.endMs);
   } else {
     const context = span.spanContext();
     writeId(out.byte(tag(1, LENGTH)), context.traceId);
@@ -172,15 +169,19 @@ function writeAttributes(out: ProtoBytes, attributes: Attributes, field: number)
   const key = tag(field, LENGTH);
   for (const name in attributes) {
     const value = attributes[name];
-    if (value === undefined || !isEncodable(value)) continue;
-    const at = out.byte(key).open(1);
-    const keyAt = KEY_FIELDS.get(name);
-    if (keyAt === undefined) out.byte(tag(1, LENGTH)).string(name);
-    else out.raw(keyAt);
-    const valueAt = out.byte(tag(2, LENGTH)).open(1);
-    writeAnyValue(out, value);
-    out.close(valueAt, 1).close(at, 1);
+    if (value !== undefined && isEncodable(value)) writeAttribute(out, key, name, value);
   }
+}
+
+/** One KeyValue, after its tag `key`. */
+function writeAttribute(out: ProtoBytes, key: number, name: string, value: AttributeValue): void {
+  const at = out.byte(key).open(1);
+  const keyAt = KEY_FIELDS.get(name);
+  if (keyAt === undefined) out.byte(tag(1, LENGTH)).string(name);
+  else out.raw(keyAt);
+  const valueAt = out.byte(tag(2, LENGTH)).open(1);
+  writeAnyValue(out, value);
+  out.close(valueAt, 1).close(at, 1);
 }
 
 /** An AnyValue's content; integers in the int64 range go as int_value, as the official one does. */
@@ -211,6 +212,109 @@ function writeAnyValue(out: ProtoBytes, value: AttributeValue | null | undefined
   }
 }
 
+/** Ids, name and kind of one of agentd's own spans (trace id and ids lowercase hex). */
+function writeOwnHead(
+  out: ProtoBytes,
+  traceId: string,
+  spanId: string,
+  parentSpanId: string | undefined,
+  name: string,
+  kind: SpanKind,
+): void {
+  out.byte(tag(1, LENGTH)).hex(traceId);
+  out.byte(tag(2, LENGTH)).hex(spanId);
+  if (parentSpanId !== undefined) out.byte(tag(4, LENGTH)).hex(parentSpanId);
+  writeName(out, name, kind);
+}
+
+/** A span's name and kind. */
+function writeName(out: ProtoBytes, name: string, kind: SpanKind): void {
+  const named = NAME_FIELDS.get(name, kind);
+  if (named === undefined)
+    out
+      .byte(tag(5, LENGTH))
+      .string(name)
+      .byte(tag(6, VARINT))
+      .varint(kind + 1);
+  else out.raw(named);
+}
+
+function writeTimes(out: ProtoBytes, startMs: number, endMs: number): void {
+  out.byte(tag(7, FIXED64)).perfTime(startMs);
+  out.byte(tag(8, FIXED64)).perfTime(endMs);
+}
+
+// What follows the attributes of a span with no events, links or status: three zero counts, an
+// UNSET status, and the tag of the flags.
+const PLAIN_TAIL = Uint8Array.of(
+  tag(10, VARINT),
+  0,
+  tag(12, VARINT),
+  0,
+  tag(14, VARINT),
+  0,
+  tag(15, LENGTH),
+  2,
+  tag(3, VARINT),
+  0,
+  SPAN_FLAGS[0],
+  SPAN_FLAGS[1],
+);
+const ATTRIBUTE = tag(9, LENGTH);
+
+/**
+ * A plain delivery's spans (isPlainDelivery), byte for byte as writeSpan writes the spans made from
+ * its record: ids the deliver span shares with the handle span are copied, not decoded again.
+ */
+function writeDelivery(out: ProtoBytes, record: DeliveryRecord): void {
+  const { names } = record;
+  const handler = record.handler;
+  let traceAt = -1;
+  let deliverAt = -1;
+  if (handler !== undefined) {
+    const at = out.byte(SPANS).open(2);
+    traceAt = out.byte(tag(1, LENGTH)).size;
+    out.hex(record.traceId).byte(tag(2, LENGTH)).hex(handler.spanId);
+    deliverAt = out.byte(tag(4, LENGTH)).size;
+    out.hex(record.deliverSpanId);
+    writeName(out, names.handle, SpanKind.INTERNAL);
+    writeTimes(out, handler.startMs, handler.endMs);
+    out.raw(PLAIN_TAIL).fixed32(OWN_SPAN_FLAGS);
+    // Closing the span may move its content (a length shorter than the room kept for it).
+    const before = out.size;
+    const moved = out.close(at, 2).size - before;
+    traceAt += moved;
+    deliverAt += moved;
+  }
+  const at = out.byte(SPANS).open(2);
+  // Each id with its length byte: 16 bytes of trace id, 8 of span id.
+  if (traceAt < 0) out.byte(tag(1, LENGTH)).hex(record.traceId);
+  else out.byte(tag(1, LENGTH)).again(traceAt, 17);
+  if (deliverAt < 0) out.byte(tag(2, LENGTH)).hex(record.deliverSpanId);
+  else out.byte(tag(2, LENGTH)).again(deliverAt, 9);
+  if (record.parentSpanId !== undefined) out.byte(tag(4, LENGTH)).hex(record.parentSpanId);
+  writeName(out, names.deliver, SpanKind.CONSUMER);
+  writeTimes(out, record.startMs, record.endMs);
+  const [route, message, type, run, attempt, outcome] = DELIVERY_KEY_FIELDS;
+  writeText(out, route, names.route);
+  writeText(out, message, record.eventId);
+  writeText(out, type, record.eventType);
+  writeText(out, run, record.runId);
+  const attemptAt = out.byte(ATTRIBUTE).open(1);
+  const valueAt = out.raw(attempt).byte(tag(2, LENGTH)).open(1);
+  out.byte(tag(3, VARINT)).int64(record.attempt).close(valueAt, 1).close(attemptAt, 1);
+  writeText(out, outcome, record.outcome);
+  const flags = record.parentSpanId === undefined ? OWN_SPAN_FLAGS : REMOTE_CHILD_FLAGS;
+  out.raw(PLAIN_TAIL).fixed32(flags).close(at, 2);
+}
+
+/** A string attribute whose key field is `key` (encoded already). */
+function writeText(out: ProtoBytes, key: Uint8Array, value: string): void {
+  const at = out.byte(ATTRIBUTE).open(1);
+  const valueAt = out.raw(key).byte(tag(2, LENGTH)).open(1);
+  out.byte(tag(1, LENGTH)).string(value).close(valueAt, 1).close(at, 1);
+}
+
 // Attribute keys and span names repeat on every span: each is encoded once as its fields (tag,
 // length, UTF-8; a name with its kind).
 const FIELD_SCRATCH = new ProtoBytes(0);
@@ -227,3 +331,11 @@ const NAME_FIELDS = new RepeatedNames((name, kind) =>
     0,
   ),
 );
+/** The delivery span's attribute keys as fields. */
+const DELIVERY_KEY_FIELDS = keyFields(DELIVERY_KEYS);
+
+function keyFields<K extends readonly string[]>(keys: K): { [I in keyof K]: Uint8Array } {
+  return keys.map((key) => copy(FIELD_SCRATCH.reset().byte(tag(1, LENGTH)).string(key), 0)) as {
+    [I in keyof K]: Uint8Array;
+  };
+}

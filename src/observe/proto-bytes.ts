@@ -71,6 +71,14 @@ export class ProtoBytes extends GrowingBytes {
     return end - bytes.length;
   }
 
+  /** Copies `length` bytes written earlier, from `start`, to the end. */
+  again(start: number, length: number): this {
+    this.reserve(length);
+    this.buffer.copyWithin(this.length, start, start + length);
+    this.length += length;
+    return this;
+  }
+
   /** A varint of an unsigned 32-bit value (lengths, counts, enums, flags). */
   varint(value: number): this {
     this.reserve(5);

@@ -1,98 +1,100 @@
 // The spans of one delivery: `deliver <route>` (claim to settle, child of the event's traceparent),
 // `handle <route>` inside it (the handler call; events the run emits name it as their parent),
-// one `step <name>` per ctx.step and whatever the handler opens through ctx.trace.
-import { SpanStatusCode } from '@opentelemetry/api';
+// one `step <name>` per ctx.step and whatever the handler opens through ctx.trace. The first two
+// are this object's fields until the delivery is settled, then one record (delivery-record.ts);
+// steps and the handler's own spans are span objects, children of those fields' ids.
 import type { Delivery } from '../bus/bus.js';
 import type { RunTracer, SpanAttributes, TraceSpan } from '../core/run-tracer.js';
-import { RecordedSpan } from './recorded-span.js';
-import { OwnedAttributes, SpanKind, traceparentOf, type Span, type Tracing } from './tracing.js';
+import {
+  failSpan,
+  type DeliveryRecord,
+  type HandlerRecord,
+  type RouteSpanNames,
+} from './delivery-record.js';
+import { OwnedAttributes, type Span, type Tracing } from './tracing.js';
 
-/** A route's span names, made once: a name built per delivery is one more string to flatten. */
-export class RouteSpanNames {
-  readonly deliver: string;
-  readonly handle: string;
+export { RouteSpanNames } from './delivery-record.js';
 
-  constructor(readonly route: string) {
-    this.deliver = `deliver ${route}`;
-    this.handle = `handle ${route}`;
-  }
-}
-
-export class RunSpans implements RunTracer {
-  private readonly deliver: Span;
-  private handler: Span | undefined;
-  private handlerEnded = false;
+export class RunSpans implements RunTracer, DeliveryRecord {
+  readonly traceId: string;
+  readonly parentSpanId: string | undefined;
+  readonly parentFlags: number;
+  readonly deliverSpanId: string;
+  readonly startMs: number;
+  endMs = 0;
+  readonly eventId: string;
+  readonly eventType: string;
+  readonly runId: string;
+  readonly attempt: number;
+  outcome = 'unsettled';
+  handler: HandlerRecord | undefined;
+  /** Whether this trace is recorded (unsampled, its ids are still passed on). */
+  private readonly sampled: boolean;
+  /** The handler span's id from the moment the handler is called. */
+  private handlerSpanId: string | undefined;
+  private handlerStartMs = 0;
+  private ended = false;
   private handlerParent: string | undefined;
   /** Steps running now; a handler span nests under the step only when exactly one is open. */
   private openSteps: Span[] | undefined;
 
   constructor(
     private readonly tracing: Tracing,
-    private readonly names: RouteSpanNames,
+    readonly names: RouteSpanNames,
     delivery: Delivery,
   ) {
     const event = delivery.event;
-    // Few attributes, in an object the span takes as it is: each is exported on every delivery.
-    this.deliver = tracing.startSpan(
-      names.deliver,
-      SpanKind.CONSUMER,
-      event.traceparent,
-      new OwnedAttributes(
-        {
-          'messaging.destination.name': names.route,
-          'messaging.message.id': event.id,
-          'agentd.event.type': event.type,
-          'agentd.run.id': delivery.deliveryId,
-          'agentd.run.attempt': delivery.attempt,
-        },
-        5,
-      ),
-    );
-  }
-
-  get traceId(): string {
-    const deliver = this.deliver;
-    return deliver instanceof RecordedSpan ? deliver.traceId : deliver.spanContext().traceId;
+    this.startMs = performance.now();
+    const trace = tracing.join(event.traceparent);
+    this.traceId = trace.traceId;
+    this.sampled = trace.sampled;
+    this.parentSpanId = trace.parent?.spanId;
+    this.parentFlags = trace.parent?.flags ?? 0;
+    this.deliverSpanId = tracing.newSpanId();
+    this.eventId = event.id;
+    this.eventType = event.type;
+    this.runId = delivery.deliveryId;
+    this.attempt = delivery.attempt;
   }
 
   /** Opens the handler span as the handler is called, at `atMs` (performance.now()). */
   startHandler(atMs: number): void {
-    this.handler = this.tracing.startChild(this.names.handle, this.deliver, undefined, atMs);
+    this.handlerSpanId = this.tracing.newSpanId();
+    this.handlerStartMs = atMs;
   }
 
   /** The traceparent naming the handler span (or the delivery span before the handler runs). */
   traceparent(): string {
-    this.handlerParent ??= traceparentOf(this.handler ?? this.deliver);
+    this.handlerParent ??= `00-${this.traceId}-${this.parentOfChildren()}-${this.sampled ? '01' : '00'}`;
     return this.handlerParent;
   }
 
   /** Ends the handler span, `durationMs` after it started when the caller measured that. */
   endHandler(error: unknown, durationMs?: number): void {
-    const handler = this.handler;
-    if (handler === undefined || this.handlerEnded) return;
-    this.handlerEnded = true;
-    if (error !== undefined) failSpan(handler, error);
-    if (durationMs !== undefined && handler instanceof RecordedSpan)
-      handler.endAt(handler.startMs + durationMs);
-    else handler.end();
+    const spanId = this.handlerSpanId;
+    if (spanId === undefined || this.handler !== undefined) return;
+    const endMs = durationMs === undefined ? performance.now() : this.handlerStartMs + durationMs;
+    this.handler = {
+      spanId,
+      startMs: this.handlerStartMs,
+      endMs: Math.max(this.handlerStartMs, endMs),
+      failure: error === undefined ? undefined : { error },
+    };
   }
 
   /** Ends the delivery span with how the attempt was settled (completed, retry, dead, ...). */
   end(outcome: string): void {
+    if (this.ended) return;
+    this.ended = true;
     this.endHandler(undefined);
-    this.deliver.setAttribute('agentd.run.outcome', outcome);
-    if (outcome === 'retry' || outcome === 'dead')
-      this.deliver.setStatus({ code: SpanStatusCode.ERROR, message: outcome });
-    this.deliver.end();
+    this.outcome = outcome;
+    this.endMs = Math.max(this.startMs, performance.now());
+    if (this.sampled) this.tracing.endDelivery(this);
   }
 
   /** Runs a ctx.step inside its span; `memoized` marks a result handed back from an earlier attempt. */
   async step<T>(name: string, run: (span: Span) => Promise<T>): Promise<T> {
-    const span = this.tracing.startChild(
-      `step ${name}`,
-      this.handler ?? this.deliver,
-      new OwnedAttributes({ 'agentd.step.name': name }, 1),
-    );
+    const span = this.child(`step ${name}`, new OwnedAttributes({ 'agentd.step.name': name }, 1));
     const open = (this.openSteps ??= []);
     open.push(span);
     try {
@@ -112,7 +114,10 @@ export class RunSpans implements RunTracer {
     fn: (span: TraceSpan) => T | Promise<T>,
   ): Promise<T> {
     const only = this.openSteps?.length === 1 ? this.openSteps[0] : undefined;
-    const span = this.tracing.startChild(name, only ?? this.handler ?? this.deliver, attributes);
+    const span =
+      only === undefined
+        ? this.child(name, attributes)
+        : this.tracing.startChild(name, only, attributes);
     try {
       return await fn(span);
     } catch (error) {
@@ -122,10 +127,19 @@ export class RunSpans implements RunTracer {
       span.end();
     }
   }
-}
 
-function failSpan(span: Span, error: unknown): void {
-  const message = error instanceof Error ? error.message : String(error);
-  span.setStatus({ code: SpanStatusCode.ERROR, message });
-  if (error instanceof Error) span.recordException(error);
+  /** The span children belong under: the handler's once it was called, else the delivery's. */
+  private parentOfChildren(): string {
+    return this.handlerSpanId ?? this.deliverSpanId;
+  }
+
+  private child(name: string, attributes: SpanAttributes | OwnedAttributes | undefined): Span {
+    return this.tracing.startChildOf(
+      name,
+      this.traceId,
+      this.parentOfChildren(),
+      this.sampled,
+      attributes,
+    );
+  }
 }

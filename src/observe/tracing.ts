@@ -11,6 +11,7 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { endDeliverySpans, type DeliveryRecord } from './delivery-record.js';
 import { OtlpBatcher } from './otlp-batcher.js';
 import type { OtlpProtocol } from './otlp-body.js';
 import { OtlpHttpSender } from './otlp-http-sender.js';
@@ -113,17 +114,30 @@ export class Tracing {
     traceparent: string | undefined,
     attributes?: SpanAttributes | OwnedAttributes,
   ): Span {
+    const joined = this.join(traceparent);
+    return this.open(name, kind, joined.traceId, joined.sampled, joined.parent, attributes);
+  }
+
+  /**
+   * The trace a span under the W3C `traceparent` given belongs to: that trace, or a new one when
+   * there is none or it is malformed; and whether it is recorded.
+   */
+  join(traceparent: string | undefined): JoinedTrace {
     // test() and slices: a match array and its captures would be garbage on every delivery.
     const valid = traceparent !== undefined && TRACEPARENT.test(traceparent);
     if (!valid || traceparent.startsWith(ZERO_TRACE, 3) || traceparent.startsWith(ZERO_SPAN, 36)) {
-      const newTrace = randomHexId(16);
-      return this.open(name, kind, newTrace, this.keeps(newTrace), undefined, attributes);
+      const traceId = randomHexId(16);
+      return { traceId, sampled: this.keeps(traceId), parent: undefined };
     }
     const traceId = traceparent.slice(3, 35);
     const flags = parseInt(traceparent.slice(53, 55), 16) & TraceFlags.SAMPLED;
     const parent: ParentOf = { spanId: traceparent.slice(36, 52), remote: true, flags };
-    const sampled = flags !== 0 && this.keeps(traceId);
-    return this.open(name, kind, traceId, sampled, parent, attributes);
+    return { traceId, sampled: flags !== 0 && this.keeps(traceId), parent };
+  }
+
+  /** A new span id (16 hex digits). */
+  newSpanId(): string {
+    return randomHexId(8);
   }
 
   /**
@@ -151,6 +165,29 @@ export class Tracing {
     const flags = context.traceFlags & TraceFlags.SAMPLED;
     const of: ParentOf = { spanId: context.spanId, remote: context.isRemote === true, flags };
     return this.open(name, SpanKind.INTERNAL, context.traceId, flags !== 0, of, attributes, atMs);
+  }
+
+  /** Starts a child span of this process's span `parentSpanId`, recorded when `sampled`. */
+  startChildOf(
+    name: string,
+    traceId: string,
+    parentSpanId: string,
+    sampled: boolean,
+    attributes?: SpanAttributes | OwnedAttributes,
+  ): Span {
+    const flags = sampled ? TraceFlags.SAMPLED : TraceFlags.NONE;
+    const of: ParentOf = { spanId: parentSpanId, remote: false, flags };
+    return this.open(name, SpanKind.INTERNAL, traceId, sampled, of, attributes);
+  }
+
+  /**
+   * Ends a sampled delivery's two spans: written straight into the OTLP/protobuf body when that
+   * takes them, made into span objects for any other processor.
+   */
+  endDelivery(record: DeliveryRecord): void {
+    const processor = this.processor;
+    if (processor instanceof OtlpBatcher && processor.takes(record)) processor.addDelivery(record);
+    else endDeliverySpans(this.origin, record);
   }
 
   /** Exports what has ended so far. */
@@ -195,6 +232,15 @@ interface ParentOf {
   spanId: string;
   remote: boolean;
   flags: number;
+}
+
+/** The trace a span joins (Tracing.join). */
+export interface JoinedTrace {
+  traceId: string;
+  /** Whether its spans are recorded. */
+  sampled: boolean;
+  /** The remote span it continues from; none when the trace is new. */
+  parent: ParentOf | undefined;
 }
 
 /** The W3C traceparent naming this span as the parent (what events caused by it carry). */

@@ -13,6 +13,11 @@ import {
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import {
+  isPlainDelivery,
+  RouteSpanNames,
+  type DeliveryRecord,
+} from '../../src/observe/delivery-record.js';
 import { OtlpHttpSender } from '../../src/observe/otlp-http-sender.js';
 import { OtlpProtoBody } from '../../src/observe/otlp-proto.js';
 import { SpanKind, Tracing } from '../../src/observe/tracing.js';
@@ -152,6 +157,85 @@ describe('the OTLP/protobuf encoder', () => {
     parent.end();
     const spans = memory.getFinishedSpans();
     expect(ours(spans).equals(official(spans))).toBe(true);
+  });
+});
+
+/** A delivery's record as RunSpans keeps it, with what `changes` sets. */
+function deliveryRecord(changes: Partial<DeliveryRecord> = {}): DeliveryRecord {
+  const now = performance.now();
+  return {
+    names: new RouteSpanNames('orders'),
+    traceId: '0af7651916cd43dd8448eb211c80319c',
+    parentSpanId: 'b7ad6b7169203331',
+    parentFlags: 1,
+    deliverSpanId: '00f067aa0ba902b7',
+    startMs: now - 5,
+    endMs: now,
+    eventId: '0193c0de-7e57-7000-8000-000000000001',
+    eventType: 'shop.order',
+    runId: '42',
+    attempt: 1,
+    outcome: 'completed',
+    handler: { spanId: 'a3ce929d0e0e4736', startMs: now - 4, endMs: now - 1, failure: undefined },
+    ...changes,
+  };
+}
+
+/** The record's spans as span objects, the way every exporter but OTLP/protobuf gets them. */
+function deliverySpans(record: DeliveryRecord): ReadableSpan[] {
+  const memory = new InMemorySpanExporter();
+  new Tracing({ exporter: memory, immediate: true, node: 'laptop' }).endDelivery(record);
+  return memory.getFinishedSpans();
+}
+
+describe("a delivery's spans, written from its record", () => {
+  const cases: Array<[string, Partial<DeliveryRecord>]> = [
+    ['under an event traceparent', {}],
+    ['in a trace of their own', { parentSpanId: undefined, parentFlags: 0 }],
+    ['before the handler was called', { handler: undefined }],
+    [
+      'with long and non-ASCII values, a late attempt',
+      {
+        names: new RouteSpanNames('commandes-é'.repeat(20)),
+        eventId: 'évènement-'.repeat(30),
+        eventType: 'boutique.commande',
+        runId: '9'.repeat(200),
+        attempt: 2 ** 40,
+      },
+    ],
+  ];
+  it.each(cases)('are the bytes of the spans made from it, %s', (_case, changes) => {
+    const record = deliveryRecord(changes);
+    const spans = deliverySpans(record);
+    expect(spans).toHaveLength(record.handler === undefined ? 1 : 2);
+    const body = new OtlpProtoBody(spans[0] as ReadableSpan, 4);
+    body.begin();
+    expect(isPlainDelivery(record)).toBe(true);
+    body.addDelivery(record);
+    const written = Buffer.from(body.end());
+    expect(written.equals(official(spans))).toBe(true);
+    expect(written.equals(ours(spans))).toBe(true);
+  });
+
+  it('are span objects with their outcome, status and exception otherwise', () => {
+    const failed = deliveryRecord({
+      outcome: 'retry',
+      handler: {
+        spanId: 'a3ce929d0e0e4736',
+        startMs: performance.now() - 2,
+        endMs: performance.now() - 1,
+        failure: { error: new TypeError('no such item') },
+      },
+    });
+    expect(isPlainDelivery(failed)).toBe(false);
+    const [handle, deliver] = deliverySpans(failed) as [ReadableSpan, ReadableSpan];
+    expect(handle.name).toBe('handle orders');
+    expect(handle.parentSpanContext?.spanId).toBe('00f067aa0ba902b7');
+    expect(handle.status).toEqual({ code: SpanStatusCode.ERROR, message: 'no such item' });
+    expect(handle.events.map((e) => e.attributes?.['exception.type'])).toEqual(['TypeError']);
+    expect(deliver.attributes['agentd.run.outcome']).toBe('retry');
+    expect(deliver.status).toEqual({ code: SpanStatusCode.ERROR, message: 'retry' });
+    expect(deliver.parentSpanContext).toMatchObject({ spanId: 'b7ad6b7169203331', isRemote: true });
   });
 });
 
