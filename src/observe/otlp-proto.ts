@@ -3,32 +3,28 @@
 // has hex and decimal strings, about half the bytes and less work. Fields are written in the
 // official serializer's order, zero counts and status included, so the bodies are byte for byte
 // the same as @opentelemetry/otlp-transformer's (the test compares them).
-import { SpanKind, type Attributes, type AttributeValue, type Link } from '@opentelemetry/api';
+import type { SpanKind } from '@opentelemetry/api';
+import { type Attributes, type AttributeValue, type Link } from '@opentelemetry/api';
 import type { ReadableSpan, TimedEvent } from '@opentelemetry/sdk-trace-base';
 import {
   flagsOfSpan,
   isEncodable,
-  OWN_SPAN_FLAGS,
-  REMOTE_CHILD_FLAGS,
-  RepeatedNames,
-  RepeatedText,
   spanFlags,
   type BatchOrigin,
   type OtlpBody,
 } from './otlp-body.js';
-import { DELIVERY_KEYS, type DeliveryRecord } from './delivery-record.js';
+import type { DeliveryRecord } from './delivery-record.js';
+import { writeDelivery } from './otlp-proto-delivery.js';
+import { copy, KEY_FIELDS, SPAN_FLAGS, SPANS, writeName, writeTimes } from './otlp-proto-fields.js';
 import { FIXED32, FIXED64, LENGTH, ProtoBytes, tag, VARINT, varintSize } from './proto-bytes.js';
 import { RecordedSpan } from './recorded-span.js';
 
 /** What an encoded span usually takes: a request's buffer is sized once for its batch. */
 const PROTO_SPAN_BYTES = 256;
 
-// ExportTraceServiceRequest.resource_spans, ResourceSpans.scope_spans, ScopeSpans.spans.
+// ExportTraceServiceRequest.resource_spans, ResourceSpans.scope_spans.
 const RESOURCE_SPANS = tag(1, LENGTH);
 const SCOPE_SPANS = tag(2, LENGTH);
-const SPANS = tag(2, LENGTH);
-// Span.flags is field 16: its tag takes two bytes.
-const SPAN_FLAGS = [0x85, 0x01] as const;
 // Before the first span, besides resource and scope: two tags and two lengths of up to 5 bytes.
 const HEAD_ROOM = 12;
 
@@ -88,10 +84,6 @@ export class OtlpProtoBody implements OtlpBody {
     head.raw(this.resource).byte(SCOPE_SPANS).varint(scopeSpans).raw(this.scope);
     return out.bytes(out.put(head.bytes(), this.spansAt));
   }
-}
-
-function copy(out: ProtoBytes, start: number): Uint8Array {
-  return Uint8Array.from(out.bytes(start));
 }
 
 function schemaUrl(out: ProtoBytes, url: string | undefined): Uint8Array {
@@ -225,117 +217,4 @@ function writeOwnHead(
   out.byte(tag(2, LENGTH)).hex(spanId);
   if (parentSpanId !== undefined) out.byte(tag(4, LENGTH)).hex(parentSpanId);
   writeName(out, name, kind);
-}
-
-/** A span's name and kind. */
-function writeName(out: ProtoBytes, name: string, kind: SpanKind): void {
-  const named = NAME_FIELDS.get(name, kind);
-  if (named === undefined)
-    out
-      .byte(tag(5, LENGTH))
-      .string(name)
-      .byte(tag(6, VARINT))
-      .varint(kind + 1);
-  else out.raw(named);
-}
-
-function writeTimes(out: ProtoBytes, startMs: number, endMs: number): void {
-  out.byte(tag(7, FIXED64)).perfTime(startMs);
-  out.byte(tag(8, FIXED64)).perfTime(endMs);
-}
-
-// What follows the attributes of a span with no events, links or status: three zero counts, an
-// UNSET status, and the tag of the flags.
-const PLAIN_TAIL = Uint8Array.of(
-  tag(10, VARINT),
-  0,
-  tag(12, VARINT),
-  0,
-  tag(14, VARINT),
-  0,
-  tag(15, LENGTH),
-  2,
-  tag(3, VARINT),
-  0,
-  SPAN_FLAGS[0],
-  SPAN_FLAGS[1],
-);
-const ATTRIBUTE = tag(9, LENGTH);
-
-/**
- * A plain delivery's spans (isPlainDelivery), byte for byte as writeSpan writes the spans made from
- * its record: ids the deliver span shares with the handle span are copied, not decoded again.
- */
-function writeDelivery(out: ProtoBytes, record: DeliveryRecord): void {
-  const { names } = record;
-  const handler = record.handler;
-  let traceAt = -1;
-  let deliverAt = -1;
-  if (handler !== undefined) {
-    const at = out.byte(SPANS).open(2);
-    traceAt = out.byte(tag(1, LENGTH)).size;
-    out.hex(record.traceId).byte(tag(2, LENGTH)).hex(handler.spanId);
-    deliverAt = out.byte(tag(4, LENGTH)).size;
-    out.hex(record.deliverSpanId);
-    writeName(out, names.handle, SpanKind.INTERNAL);
-    writeTimes(out, handler.startMs, handler.endMs);
-    out.raw(PLAIN_TAIL).fixed32(OWN_SPAN_FLAGS);
-    // Closing the span may move its content (a length shorter than the room kept for it).
-    const before = out.size;
-    const moved = out.close(at, 2).size - before;
-    traceAt += moved;
-    deliverAt += moved;
-  }
-  const at = out.byte(SPANS).open(2);
-  // Each id with its length byte: 16 bytes of trace id, 8 of span id.
-  if (traceAt < 0) out.byte(tag(1, LENGTH)).hex(record.traceId);
-  else out.byte(tag(1, LENGTH)).again(traceAt, 17);
-  if (deliverAt < 0) out.byte(tag(2, LENGTH)).hex(record.deliverSpanId);
-  else out.byte(tag(2, LENGTH)).again(deliverAt, 9);
-  if (record.parentSpanId !== undefined) out.byte(tag(4, LENGTH)).hex(record.parentSpanId);
-  writeName(out, names.deliver, SpanKind.CONSUMER);
-  writeTimes(out, record.startMs, record.endMs);
-  const [route, message, type, run, attempt, outcome] = DELIVERY_KEY_FIELDS;
-  writeText(out, route, names.route);
-  writeText(out, message, record.eventId);
-  writeText(out, type, record.eventType);
-  writeText(out, run, record.runId);
-  const attemptAt = out.byte(ATTRIBUTE).open(1);
-  const valueAt = out.raw(attempt).byte(tag(2, LENGTH)).open(1);
-  out.byte(tag(3, VARINT)).int64(record.attempt).close(valueAt, 1).close(attemptAt, 1);
-  writeText(out, outcome, record.outcome);
-  const flags = record.parentSpanId === undefined ? OWN_SPAN_FLAGS : REMOTE_CHILD_FLAGS;
-  out.raw(PLAIN_TAIL).fixed32(flags).close(at, 2);
-}
-
-/** A string attribute whose key field is `key` (encoded already). */
-function writeText(out: ProtoBytes, key: Uint8Array, value: string): void {
-  const at = out.byte(ATTRIBUTE).open(1);
-  const valueAt = out.raw(key).byte(tag(2, LENGTH)).open(1);
-  out.byte(tag(1, LENGTH)).string(value).close(valueAt, 1).close(at, 1);
-}
-
-// Attribute keys and span names repeat on every span: each is encoded once as its fields (tag,
-// length, UTF-8; a name with its kind).
-const FIELD_SCRATCH = new ProtoBytes(0);
-const KEY_FIELDS = new RepeatedText((key) =>
-  copy(FIELD_SCRATCH.reset().byte(tag(1, LENGTH)).string(key), 0),
-);
-const NAME_FIELDS = new RepeatedNames((name, kind) =>
-  copy(
-    FIELD_SCRATCH.reset()
-      .byte(tag(5, LENGTH))
-      .string(name)
-      .byte(tag(6, VARINT))
-      .varint(kind + 1),
-    0,
-  ),
-);
-/** The delivery span's attribute keys as fields. */
-const DELIVERY_KEY_FIELDS = keyFields(DELIVERY_KEYS);
-
-function keyFields<K extends readonly string[]>(keys: K): { [I in keyof K]: Uint8Array } {
-  return keys.map((key) => copy(FIELD_SCRATCH.reset().byte(tag(1, LENGTH)).string(key), 0)) as {
-    [I in keyof K]: Uint8Array;
-  };
 }

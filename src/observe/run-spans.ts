@@ -48,8 +48,8 @@ export class RunSpans implements RunTracer, DeliveryRecord {
     const trace = tracing.join(event.traceparent);
     this.traceId = trace.traceId;
     this.sampled = trace.sampled;
-    this.parentSpanId = trace.parent?.spanId;
-    this.parentFlags = trace.parent?.flags ?? 0;
+    this.parentSpanId = trace.parentSpanId;
+    this.parentFlags = trace.parentFlags;
     this.deliverSpanId = tracing.newSpanId();
     this.eventId = event.id;
     this.eventType = event.type;

@@ -115,7 +115,11 @@ export class Tracing {
     attributes?: SpanAttributes | OwnedAttributes,
   ): Span {
     const joined = this.join(traceparent);
-    return this.open(name, kind, joined.traceId, joined.sampled, joined.parent, attributes);
+    const parent: ParentOf | undefined =
+      joined.parentSpanId === undefined
+        ? undefined
+        : { spanId: joined.parentSpanId, remote: true, flags: joined.parentFlags };
+    return this.open(name, kind, joined.traceId, joined.sampled, parent, attributes);
   }
 
   /**
@@ -127,12 +131,16 @@ export class Tracing {
     const valid = traceparent !== undefined && TRACEPARENT.test(traceparent);
     if (!valid || traceparent.startsWith(ZERO_TRACE, 3) || traceparent.startsWith(ZERO_SPAN, 36)) {
       const traceId = randomHexId(16);
-      return { traceId, sampled: this.keeps(traceId), parent: undefined };
+      return { traceId, sampled: this.keeps(traceId), parentSpanId: undefined, parentFlags: 0 };
     }
     const traceId = traceparent.slice(3, 35);
     const flags = parseInt(traceparent.slice(53, 55), 16) & TraceFlags.SAMPLED;
-    const parent: ParentOf = { spanId: traceparent.slice(36, 52), remote: true, flags };
-    return { traceId, sampled: flags !== 0 && this.keeps(traceId), parent };
+    return {
+      traceId,
+      sampled: flags !== 0 && this.keeps(traceId),
+      parentSpanId: traceparent.slice(36, 52),
+      parentFlags: flags,
+    };
   }
 
   /** A new span id (16 hex digits). */
@@ -239,8 +247,9 @@ export interface JoinedTrace {
   traceId: string;
   /** Whether its spans are recorded. */
   sampled: boolean;
-  /** The remote span it continues from; none when the trace is new. */
-  parent: ParentOf | undefined;
+  /** The remote span it continues from (none when the trace is new), and that span's flags. */
+  parentSpanId: string | undefined;
+  parentFlags: number;
 }
 
 /** The W3C traceparent naming this span as the parent (what events caused by it carry). */

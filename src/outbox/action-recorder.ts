@@ -54,8 +54,8 @@ export interface ActionRecorderOptions {
   routeApproval?: ApprovalOption | undefined;
   /** Throws once the run has ended. */
   assertLive(): void;
-  /** The run's span as a traceparent, when the daemon traces: the send's span goes under it. */
-  traceparent?: (() => string) | undefined;
+  /** The run's spans, when the daemon traces: the send's span goes under their traceparent. */
+  spans?: { traceparent(): string } | undefined;
 }
 
 /** Actions recorded in one scope: the run itself (key '') or one step. */
@@ -166,7 +166,7 @@ export class ActionRecorder {
     const expiresInMs =
       typeof approval === 'object' ? approval.expiresInMs : policy.approvalExpiresInMs;
     const lane = spec.lane?.(parsed.data as never, key);
-    const traceparent = this.options.traceparent?.() ?? event.traceparent;
+    const traceparent = this.options.spans?.traceparent() ?? event.traceparent;
     scope.actions.push({
       key,
       sink,

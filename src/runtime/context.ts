@@ -68,7 +68,7 @@ export class RunContext implements HandlerContext {
       routeDryRun: options.outbox?.dryRun,
       routeApproval: options.outbox?.approval,
       assertLive: () => this.assertLive('outbox'),
-      traceparent: options.spans?.traceparent.bind(options.spans),
+      spans: options.spans,
     });
   }
 
