@@ -3,12 +3,16 @@
 // metrics, and with metrics plus tracing (10% sampled, and every span exported over OTLP/HTTP to a
 // collector stand-in on loopback, in protobuf and in JSON). Each mode runs as a daemon does, one
 // bus and worker started once; runs of each mode are interleaved, and the medians of each round's
-// ratio to "off" are printed with their spread. More modes take the cost
-// apart (`--modes all`): spans dropped in memory, and encoded as OTLP but not sent.
-// `--modes off,metrics` runs some modes only (one mode under `node --cpu-prof` profiles it).
+// ratio to "off" are printed with their spread. Many short rounds (40 x 5,000 events) rather than
+// a few long ones: a round's modes then run within a second or two of each other, and this VM's
+// speed drifts over seconds (the same work takes from 70 to 120 µs of CPU per event). The main
+// thread's CPU time (Linux) is printed beside throughput: it is what bounds throughput, and GC
+// and compiler threads do not blur it. More modes take the cost apart (`--modes all`): spans
+// dropped in memory, and encoded as OTLP but not sent. `--modes off,metrics` runs some modes only
+// (a whole name picks that mode, a part of one each mode it is in).
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base';
 import Table from 'cli-table3';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -30,8 +34,8 @@ import { createWorker, type Worker } from '../src/runtime/worker.js';
 
 const { values: args } = parseArgs({
   options: {
-    events: { type: 'string', default: process.env.BENCH_EVENTS ?? '20000' },
-    runs: { type: 'string', default: process.env.BENCH_RUNS ?? '15' },
+    events: { type: 'string', default: process.env.BENCH_EVENTS ?? '5000' },
+    runs: { type: 'string', default: process.env.BENCH_RUNS ?? '40' },
     batch: { type: 'string', default: '1000' },
     concurrency: { type: 'string', default: '50' },
     // Comma-separated names of the modes to run (or parts of names; 'all' runs every mode).
@@ -192,7 +196,7 @@ function modes(sinkUrl: string): Mode[] {
       () => new Tracing({ exporter: new DiscardExporter() }),
       true,
     ),
-    traced('metrics + tracing, 10% sampled (OTLP/HTTP protobuf)', () =>
+    traced('metrics + tracing sampled 10% (OTLP/HTTP protobuf)', () =>
       Tracing.otlp({ url: sinkUrl, sampleRatio: 0.1 }),
     ),
     ...(['protobuf', 'json'] as const).flatMap((encoding) => {
@@ -214,10 +218,21 @@ function modes(sinkUrl: string): Mode[] {
 
 interface Sample {
   rate: number;
-  /** This process's CPU time per event: steadier than wall time on a shared machine. */
+  /** This process's CPU time per event, all threads (GC and compiler helpers too). */
   cpuUsPerEvent: number;
   /** The kernel's share of it (loopback TCP to the collector is charged to the sender). */
   systemUsPerEvent: number;
+  /** The main thread's CPU time per event (Linux; else 0): the thread throughput is bound by. */
+  mainUsPerEvent: number;
+}
+
+/** The main thread's time on a CPU so far, in ns (Linux schedstat; 0 elsewhere). */
+function mainThreadNs(): number {
+  try {
+    return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').split(' ')[0]);
+  } catch {
+    return 0;
+  }
 }
 
 async function startMode(mode: Mode): Promise<RunningMode> {
@@ -279,16 +294,19 @@ async function throughput(running: RunningMode, events: AgentdEvent[]): Promise<
   });
   const started = performance.now();
   const cpu = process.cpuUsage();
+  const mainBefore = mainThreadNs();
   for (let i = 0; i < events.length; i += BATCH)
     await running.bus.publish(events.slice(i, i + BATCH));
   const ended = await finished;
   const used = process.cpuUsage(cpu);
+  const mainNs = mainThreadNs() - mainBefore;
   // What the run's spans left is sent now, outside its time: no run pays for the one before.
   await running.observing.flush?.();
   return {
     rate: (events.length / (ended - started)) * 1_000,
     cpuUsPerEvent: (used.user + used.system) / events.length,
     systemUsPerEvent: used.system / events.length,
+    mainUsPerEvent: mainNs / 1_000 / events.length,
   };
 }
 
@@ -304,10 +322,13 @@ function median(values: number[]): number {
 async function main(): Promise<void> {
   const sink = await otlpSink(args.sink === 'inline');
   const wanted = args.modes?.split(',').map((m) => m.trim());
-  const all = modes(sink.url).filter((m) =>
+  const every = modes(sink.url);
+  // A whole name picks that mode only ('metrics' is part of every name); a part picks each it is in.
+  const whole = (w: string) => every.some((m) => m.name === w);
+  const all = every.filter((m) =>
     wanted === undefined
       ? m.diagnostic !== true
-      : wanted.some((w) => w === 'all' || m.name === w || m.name.includes(w)),
+      : wanted.some((w) => w === 'all' || m.name === w || (!whole(w) && m.name.includes(w))),
   );
   if (all.length === 0) throw new Error(`--modes ${args.modes} names none of the modes`);
   const results = new Map<string, Sample[]>(all.map((m) => [m.name, []]));
@@ -325,7 +346,7 @@ async function main(): Promise<void> {
       const sample = await throughput(mode, makeEvents(EVENTS));
       results.get(mode.mode.name)?.push(sample);
       process.stdout.write(
-        `  run ${run + 1} ${mode.mode.name}: ${Math.round(sample.rate)} events/s, ${sample.cpuUsPerEvent.toFixed(1)} µs CPU/event (${sample.systemUsPerEvent.toFixed(1)} system)\n`,
+        `  run ${run + 1} ${mode.mode.name}: ${Math.round(sample.rate)} events/s, ${sample.cpuUsPerEvent.toFixed(1)} µs CPU/event (${sample.systemUsPerEvent.toFixed(1)} system), main thread ${sample.mainUsPerEvent.toFixed(1)} µs\n`,
       );
     }
   }
@@ -349,6 +370,9 @@ async function main(): Promise<void> {
     if (each.length === 0 || name === 'off') return '';
     return `${quantile(each, 0.25).toFixed(2)}–${quantile(each, 0.75).toFixed(2)}`;
   };
+  const mainThreadMeasured = [...results.values()].every((each) =>
+    each.every((s) => s.mainUsPerEvent > 0),
+  );
   const table = new Table({
     head: [
       'mode',
@@ -357,6 +381,7 @@ async function main(): Promise<void> {
       '(middle half)',
       'CPU µs/event (median)',
       'CPU vs off',
+      'main thread CPU vs off',
     ],
   });
   for (const mode of all) {
@@ -367,6 +392,7 @@ async function main(): Promise<void> {
       spread(mode.name, (s) => s.rate),
       median(samples(mode.name).map((s) => s.cpuUsPerEvent)).toFixed(1),
       pairedRatio(mode.name, (s) => s.cpuUsPerEvent),
+      mainThreadMeasured ? pairedRatio(mode.name, (s) => s.mainUsPerEvent) : '—',
     ]);
   }
   process.stdout.write(
