@@ -133,7 +133,10 @@ describe('rate limits', () => {
     );
     expect(seen.sort()).toEqual(['a1', 'b1']);
     await clock.advanceBy(60_000);
-    await waitFor(() => seen.length === 3, 'a2 ran a period later');
+    // a3 is deferred behind a2 before the clock moves on: advanced between a3's admission and its
+    // deferral, the clock would put a3 a period later still, past where the test waits.
+    const deferred = () => h.worker.stats()['pr.push']?.deferred ?? 0;
+    await waitFor(() => seen.length === 3 && deferred() >= 2, 'a2 ran a period later, a3 deferred');
     await clock.advanceBy(60_000);
     await waitFor(() => seen.length === 4, 'a3 ran another period later');
     expect(seen.slice(2)).toEqual(['a2', 'a3']);
