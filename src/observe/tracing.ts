@@ -15,6 +15,7 @@ import { endDeliverySpans, type DeliveryRecord } from './delivery-record.js';
 import { OtlpBatcher } from './otlp-batcher.js';
 import type { OtlpProtocol } from './otlp-body.js';
 import { OtlpHttpSender } from './otlp-http-sender.js';
+import { OtlpThread } from './otlp-thread-client.js';
 import { randomHexId } from '../core/ids.js';
 import {
   OwnedAttributes,
@@ -39,6 +40,8 @@ export interface TracingOptions {
   sampleRatio?: number;
   /** Export each span as it ends (tests) instead of in batches. */
   immediate?: boolean;
+  /** Where settled deliveries go to be exported off the event loop (the OTLP export thread). */
+  deliveries?: OtlpThread;
 }
 
 export interface OtlpOptions {
@@ -48,6 +51,11 @@ export interface OtlpOptions {
   /** The bodies' encoding. Default 'http/protobuf'. */
   protocol?: OtlpProtocol;
   sampleRatio?: number;
+  /**
+   * Export deliveries' spans from a thread of their own (default), or on the event loop (the
+   * thread itself exports that way).
+   */
+  thread?: boolean;
 }
 
 // A W3C traceparent: version, trace id, parent span id, flags (validated: it may come from a header).
@@ -62,6 +70,7 @@ export class Tracing {
   private readonly origin: SpanOrigin;
   /** New traces are sampled when their id's random part is below this. */
   private readonly threshold: number;
+  private readonly deliveries: OtlpThread | undefined;
 
   constructor(options: TracingOptions) {
     const resource = resourceFromAttributes({
@@ -86,18 +95,23 @@ export class Tracing {
               scheduledDelayMillis: 1_000,
             });
     this.origin = { resource, instrumentationScope, processor: this.processor };
+    this.deliveries = options.deliveries;
     const ratio = Math.min(1, Math.max(0, options.sampleRatio ?? 1));
     this.threshold = ratio >= 1 ? Infinity : ratio * RANDOM_RANGE;
   }
 
   /** OTLP/HTTP (protobuf or JSON) to the configured collector; what cannot be sent goes to `onError`. */
   static otlp(otlp: OtlpOptions, node?: string, onError?: (error: Error) => void): Tracing {
+    const collector = {
+      url: otlp.url,
+      ...(otlp.headers === undefined ? {} : { headers: otlp.headers }),
+      ...(otlp.protocol === undefined ? {} : { protocol: otlp.protocol }),
+    };
     return new Tracing({
-      exporter: new OtlpHttpSender({
-        url: otlp.url,
-        ...(otlp.headers === undefined ? {} : { headers: otlp.headers }),
-        ...(otlp.protocol === undefined ? {} : { protocol: otlp.protocol }),
-      }),
+      ...(otlp.thread === false
+        ? {}
+        : { deliveries: new OtlpThread({ otlp: collector, node }, onError) }),
+      exporter: new OtlpHttpSender(collector),
       ...(onError === undefined ? {} : { onError }),
       ...(node === undefined ? {} : { node }),
       ...(otlp.sampleRatio === undefined ? {} : { sampleRatio: otlp.sampleRatio }),
@@ -193,6 +207,7 @@ export class Tracing {
    * takes them, made into span objects for any other processor.
    */
   endDelivery(record: DeliveryRecord): void {
+    if (this.deliveries?.add(record) === true) return;
     const processor = this.processor;
     if (processor instanceof OtlpBatcher && processor.takes(record)) processor.addDelivery(record);
     else endDeliverySpans(this.origin, record);
@@ -200,11 +215,11 @@ export class Tracing {
 
   /** Exports what has ended so far. */
   async flush(): Promise<void> {
-    await this.processor.forceFlush();
+    await Promise.all([this.processor.forceFlush(), this.deliveries?.flush()]);
   }
 
   async shutdown(): Promise<void> {
-    await this.processor.shutdown();
+    await Promise.all([this.processor.shutdown(), this.deliveries?.shutdown()]);
   }
 
   private open(
