@@ -93,6 +93,8 @@ describe('budgets', () => {
       '10:00 1 1200',
       '11:00 0.5 600',
     ]);
+    // The threshold is announced as the sixth run's usage is booked, before its ack: wait for it.
+    await waitFor(() => statuses(h.runs('reviewer')).completed === 6, 'the sixth run acked');
     expect(statuses(h.runs('reviewer'))).toEqual({ completed: 6 });
     await waitFor(() => h.events('agentd.route.resumed').length === 1, 'agentd.route.resumed');
   });
