@@ -148,10 +148,24 @@ class Reader {
   }
 }
 
+/** A string as its UTF-8 length and bytes; ASCII copied here (a native write costs more). */
 function text(out: Buffer, at: number, value: string): number {
-  const written = out.write(value, at + 4, 'utf8');
-  out.writeUInt32LE(written, at);
-  return at + 4 + written;
+  const n = value.length;
+  let to = at + 4;
+  for (let i = 0; i < n; i++) {
+    const c = value.charCodeAt(i);
+    if (c > 0x7f) {
+      to = at + 4 + out.write(value, at + 4, 'utf8');
+      break;
+    }
+    out[to++] = c;
+  }
+  const written = to - at - 4;
+  out[at] = written & 0xff;
+  out[at + 1] = (written >>> 8) & 0xff;
+  out[at + 2] = (written >>> 16) & 0xff;
+  out[at + 3] = written >>> 24;
+  return to;
 }
 
 /** What a failed handler threw, as text: its type (code or name), message and stack. */
