@@ -19,7 +19,6 @@ export class RunSpans implements RunTracer, DeliveryRecord {
   readonly traceId: string;
   readonly parentSpanId: string | undefined;
   readonly parentFlags: number;
-  readonly deliverSpanId: string;
   readonly startMs: number;
   endMs = 0;
   readonly eventId: string;
@@ -32,6 +31,9 @@ export class RunSpans implements RunTracer, DeliveryRecord {
   private readonly sampled: boolean;
   /** The handler span's id from the moment the handler is called. */
   private handlerSpanId: string | undefined;
+  /** Whether the handler was called (its span id is made when first needed). */
+  private handlerStarted = false;
+  private deliverId: string | undefined;
   private handlerStartMs = 0;
   private ended = false;
   private handlerParent: string | undefined;
@@ -50,16 +52,21 @@ export class RunSpans implements RunTracer, DeliveryRecord {
     this.sampled = trace.sampled;
     this.parentSpanId = trace.parentSpanId;
     this.parentFlags = trace.parentFlags;
-    this.deliverSpanId = tracing.newSpanId();
     this.eventId = event.id;
     this.eventType = event.type;
     this.runId = delivery.deliveryId;
     this.attempt = delivery.attempt;
   }
 
+  /** The delivery span's id, made when first needed (an unsampled run may never need it). */
+  get deliverSpanId(): string {
+    this.deliverId ??= this.tracing.newSpanId();
+    return this.deliverId;
+  }
+
   /** Opens the handler span as the handler is called, at `atMs` (performance.now()). */
   startHandler(atMs: number): void {
-    this.handlerSpanId = this.tracing.newSpanId();
+    this.handlerStarted = true;
     this.handlerStartMs = atMs;
   }
 
@@ -71,8 +78,9 @@ export class RunSpans implements RunTracer, DeliveryRecord {
 
   /** Ends the handler span, `durationMs` after it started when the caller measured that. */
   endHandler(error: unknown, durationMs?: number): void {
-    const spanId = this.handlerSpanId;
-    if (spanId === undefined || this.handler !== undefined) return;
+    // Unsampled, nothing is recorded: the span ends as nothing.
+    if (!this.sampled || !this.handlerStarted || this.handler !== undefined) return;
+    const spanId = (this.handlerSpanId ??= this.tracing.newSpanId());
     const endMs = durationMs === undefined ? performance.now() : this.handlerStartMs + durationMs;
     this.handler = {
       spanId,
@@ -130,6 +138,7 @@ export class RunSpans implements RunTracer, DeliveryRecord {
 
   /** The span children belong under: the handler's once it was called, else the delivery's. */
   private parentOfChildren(): string {
+    if (this.handlerStarted) this.handlerSpanId ??= this.tracing.newSpanId();
     return this.handlerSpanId ?? this.deliverSpanId;
   }
 

@@ -168,7 +168,11 @@ export class Tracing {
    * get a sampled traceparent when published without one, so the ratio must apply to those too.)
    */
   private keeps(traceId: string): boolean {
-    return this.threshold === Infinity || parseInt(traceId.slice(18), 16) < this.threshold;
+    if (this.threshold === Infinity) return true;
+    // The last 14 hex digits, read in place (a slice to parse is one more string per delivery).
+    let random = 0;
+    for (let i = 18; i < 32; i++) random = random * 16 + hexDigit(traceId.charCodeAt(i));
+    return random < this.threshold;
   }
 
   /** Starts a child span of `parent`, sampled as the parent is. */
@@ -265,6 +269,11 @@ export interface JoinedTrace {
   /** The remote span it continues from (none when the trace is new), and that span's flags. */
   parentSpanId: string | undefined;
   parentFlags: number;
+}
+
+/** A lowercase hex digit's value (the trace id was checked). */
+function hexDigit(code: number): number {
+  return code <= 0x39 ? code - 0x30 : code - 0x57;
 }
 
 /** The W3C traceparent naming this span as the parent (what events caused by it carry). */
