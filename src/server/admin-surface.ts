@@ -148,7 +148,8 @@ function tracingFor(options: AdminSurfaceOptions): Tracing | undefined {
       ...(otlp.sampleRatio === undefined ? {} : { sampleRatio: otlp.sampleRatio }),
     },
     options.node,
-    (error) => options.log.warn({ err: error }, 'spans could not be exported; they are dropped'),
+    // The error says what happened: spans dropped, a collector refusing, the export thread gone.
+    (error) => options.log.warn({ err: error }, 'OTLP span export'),
   );
 }
 
