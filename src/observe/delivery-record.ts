@@ -71,7 +71,7 @@ export const DELIVERY_KEYS = [
 ] as const;
 
 /** The delivery span's attributes. */
-export function deliveryAttributes(record: DeliveryRecord): OwnedAttributes {
+function deliveryAttributes(record: DeliveryRecord): OwnedAttributes {
   const [route, message, type, run, attempt, outcome] = DELIVERY_KEYS;
   return new OwnedAttributes(
     {

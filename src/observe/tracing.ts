@@ -176,21 +176,15 @@ export class Tracing {
   }
 
   /** Starts a child span of `parent`, sampled as the parent is. */
-  startChild(
-    name: string,
-    parent: Span,
-    attributes?: SpanAttributes | OwnedAttributes,
-    /** When it started (performance.now() milliseconds), if the caller read the clock already. */
-    atMs?: number,
-  ): Span {
+  startChild(name: string, parent: Span, attributes?: SpanAttributes | OwnedAttributes): Span {
     if (parent instanceof RecordedSpan) {
       const of: ParentOf = { spanId: parent.spanId, remote: false, flags: TraceFlags.SAMPLED };
-      return this.open(name, SpanKind.INTERNAL, parent.traceId, true, of, attributes, atMs);
+      return this.open(name, SpanKind.INTERNAL, parent.traceId, true, of, attributes);
     }
     const context = parent.spanContext();
     const flags = context.traceFlags & TraceFlags.SAMPLED;
     const of: ParentOf = { spanId: context.spanId, remote: context.isRemote === true, flags };
-    return this.open(name, SpanKind.INTERNAL, context.traceId, flags !== 0, of, attributes, atMs);
+    return this.open(name, SpanKind.INTERNAL, context.traceId, flags !== 0, of, attributes);
   }
 
   /** Starts a child span of this process's span `parentSpanId`, recorded when `sampled`. */
@@ -233,7 +227,6 @@ export class Tracing {
     sampled: boolean,
     parent: ParentOf | undefined,
     attributes: SpanAttributes | OwnedAttributes | undefined,
-    atMs?: number,
   ): Span {
     const spanId = randomHexId(8);
     if (!sampled) return trace.wrapSpanContext({ traceId, spanId, traceFlags: TraceFlags.NONE });
@@ -249,7 +242,7 @@ export class Tracing {
         parentFlags: parent?.flags ?? 0,
       },
       attributes,
-      atMs ?? performance.now(),
+      performance.now(),
     );
   }
 }
