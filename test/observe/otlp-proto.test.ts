@@ -22,7 +22,7 @@ import { OtlpHttpSender } from '../../src/observe/otlp-http-sender.js';
 import { OtlpProtoBody } from '../../src/observe/otlp-proto.js';
 import { SpanKind, Tracing } from '../../src/observe/tracing.js';
 import { postEvents, startTestDaemon } from './observe-harness.js';
-import { CALLER, recordSpans } from './otlp-spans.js';
+import { CALLER, deliveryRecord, deliverySpans, recordSpans } from './otlp-spans.js';
 import { hex, message, messages, readMessage, text } from './proto-wire.js';
 
 /** A collector stand-in keeping each request's raw bytes. */
@@ -159,34 +159,6 @@ describe('the OTLP/protobuf encoder', () => {
     expect(ours(spans).equals(official(spans))).toBe(true);
   });
 });
-
-/** A delivery's record as RunSpans keeps it, with what `changes` sets. */
-function deliveryRecord(changes: Partial<DeliveryRecord> = {}): DeliveryRecord {
-  const now = performance.now();
-  return {
-    names: new RouteSpanNames('orders'),
-    traceId: '0af7651916cd43dd8448eb211c80319c',
-    parentSpanId: 'b7ad6b7169203331',
-    parentFlags: 1,
-    deliverSpanId: '00f067aa0ba902b7',
-    startMs: now - 5,
-    endMs: now,
-    eventId: '0193c0de-7e57-7000-8000-000000000001',
-    eventType: 'shop.order',
-    runId: '42',
-    attempt: 1,
-    outcome: 'completed',
-    handler: { spanId: 'a3ce929d0e0e4736', startMs: now - 4, endMs: now - 1, failure: undefined },
-    ...changes,
-  };
-}
-
-/** The record's spans as span objects, the way every exporter but OTLP/protobuf gets them. */
-function deliverySpans(record: DeliveryRecord): ReadableSpan[] {
-  const memory = new InMemorySpanExporter();
-  new Tracing({ exporter: memory, immediate: true, node: 'laptop' }).endDelivery(record);
-  return memory.getFinishedSpans();
-}
 
 describe("a delivery's spans, written from its record", () => {
   const cases: Array<[string, Partial<DeliveryRecord>]> = [

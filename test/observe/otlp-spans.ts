@@ -1,6 +1,7 @@
 // Spans for the OTLP encoder tests: every kind of content an export must carry.
 import { SpanStatusCode } from '@opentelemetry/api';
 import { InMemorySpanExporter, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import { RouteSpanNames, type DeliveryRecord } from '../../src/observe/delivery-record.js';
 import { SpanKind, Tracing } from '../../src/observe/tracing.js';
 
 export const CALLER = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
@@ -26,5 +27,33 @@ export function recordSpans(): ReadableSpan[] {
   handle.end();
   deliver.setStatus({ code: SpanStatusCode.OK });
   deliver.end();
+  return memory.getFinishedSpans();
+}
+
+/** A delivery's record as RunSpans keeps it, with what `changes` sets. */
+export function deliveryRecord(changes: Partial<DeliveryRecord> = {}): DeliveryRecord {
+  const now = performance.now();
+  return {
+    names: new RouteSpanNames('orders'),
+    traceId: '0af7651916cd43dd8448eb211c80319c',
+    parentSpanId: 'b7ad6b7169203331',
+    parentFlags: 1,
+    deliverSpanId: '00f067aa0ba902b7',
+    startMs: now - 5,
+    endMs: now,
+    eventId: '0193c0de-7e57-7000-8000-000000000001',
+    eventType: 'shop.order',
+    runId: '42',
+    attempt: 1,
+    outcome: 'completed',
+    handler: { spanId: 'a3ce929d0e0e4736', startMs: now - 4, endMs: now - 1, failure: undefined },
+    ...changes,
+  };
+}
+
+/** The record's spans as span objects, the way every exporter but OTLP/protobuf gets them. */
+export function deliverySpans(record: DeliveryRecord): ReadableSpan[] {
+  const memory = new InMemorySpanExporter();
+  new Tracing({ exporter: memory, immediate: true, node: 'laptop' }).endDelivery(record);
   return memory.getFinishedSpans();
 }
