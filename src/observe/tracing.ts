@@ -107,11 +107,13 @@ export class Tracing {
       ...(otlp.headers === undefined ? {} : { headers: otlp.headers }),
       ...(otlp.protocol === undefined ? {} : { protocol: otlp.protocol }),
     };
+    // Made first: it refuses a bad URL or protocol before any thread is started.
+    const exporter = new OtlpHttpSender(collector);
     return new Tracing({
       ...(otlp.thread === false
         ? {}
         : { deliveries: new OtlpThread({ otlp: collector, node }, onError) }),
-      exporter: new OtlpHttpSender(collector),
+      exporter,
       ...(onError === undefined ? {} : { onError }),
       ...(node === undefined ? {} : { node }),
       ...(otlp.sampleRatio === undefined ? {} : { sampleRatio: otlp.sampleRatio }),
