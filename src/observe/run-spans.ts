@@ -4,6 +4,7 @@
 // are this object's fields until the delivery is settled, then one record (delivery-record.ts);
 // steps and the handler's own spans are span objects, children of those fields' ids.
 import type { Delivery } from '../bus/bus.js';
+import { newSpanId } from '../core/ids.js';
 import type { RunTracer, SpanAttributes, TraceSpan } from '../core/run-tracer.js';
 import {
   failSpan,
@@ -60,7 +61,7 @@ export class RunSpans implements RunTracer, DeliveryRecord {
 
   /** The delivery span's id, made when first needed (an unsampled run may never need it). */
   get deliverSpanId(): string {
-    this.deliverId ??= this.tracing.newSpanId();
+    this.deliverId ??= newSpanId();
     return this.deliverId;
   }
 
@@ -80,7 +81,7 @@ export class RunSpans implements RunTracer, DeliveryRecord {
   endHandler(error: unknown, durationMs?: number): void {
     // Unsampled, nothing is recorded: the span ends as nothing.
     if (!this.sampled || !this.handlerStarted || this.handler !== undefined) return;
-    const spanId = (this.handlerSpanId ??= this.tracing.newSpanId());
+    const spanId = (this.handlerSpanId ??= newSpanId());
     const endMs = durationMs === undefined ? performance.now() : this.handlerStartMs + durationMs;
     this.handler = {
       spanId,
@@ -138,7 +139,7 @@ export class RunSpans implements RunTracer, DeliveryRecord {
 
   /** The span children belong under: the handler's once it was called, else the delivery's. */
   private parentOfChildren(): string {
-    if (this.handlerStarted) this.handlerSpanId ??= this.tracing.newSpanId();
+    if (this.handlerStarted) this.handlerSpanId ??= newSpanId();
     return this.handlerSpanId ?? this.deliverSpanId;
   }
 

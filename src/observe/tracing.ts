@@ -159,11 +159,6 @@ export class Tracing {
     };
   }
 
-  /** A new span id (16 hex digits). */
-  newSpanId(): string {
-    return randomHexId(8);
-  }
-
   /**
    * Whether the sample ratio keeps this trace, decided by its id's random part: the same for every
    * span of a trace, and for every harness with the same ratio, so traces are kept whole. (Events
